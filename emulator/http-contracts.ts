@@ -1,0 +1,21 @@
+/**
+ * How the emulator's HTTPS servers (emulator/arm, emulator/server) hand a request to a service handler
+ * (ARM routes, Log Analytics, Resource Graph) and get the answer back, with no HTTP plumbing in the handlers.
+ */
+export interface EmulatorRequest {
+  method: string;
+  url: URL;
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string | undefined>>;
+  body: Buffer;
+}
+
+export interface EmulatorResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** Serialised as application/json; charset=utf-8. */
+  json?: unknown;
+  text?: string;
+}
+
+export type EmulatorHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
