@@ -1,0 +1,120 @@
+import { z } from "zod";
+
+/**
+ * The compliance report: one data model, rendered to JSON, HTML, CSV, SARIF and Markdown with the same content.
+ * It is built from the results store (latest result per target plus run history) and is a public format:
+ * its JSON Schema is committed in schema/report.schema.json.
+ */
+export const REPORT_SCHEMA_VERSION = "1.0";
+
+const targetKind = z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]);
+const targetStatus = z.enum(["compliant", "remediated", "noncompliant", "exempt", "error"]);
+const severity = z.enum(["critical", "high", "medium", "low", "info"]);
+
+export const reportRuleSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    severity,
+    kind: z.union([targetKind, z.literal("activity")]),
+    rationale: z.string(),
+    remedy: z.string(),
+  })
+  .strict();
+
+export const reportFindingSchema = z
+  .object({
+    ruleId: z.string(),
+    status: z.enum(["fail", "error"]),
+    severity,
+    message: z.string(),
+    /** When the observation this finding is based on was made (ISO 8601). */
+    observedAt: z.string().datetime(),
+    evidence: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const reportChangeSchema = z
+  .object({
+    kind: z.enum(["tsql", "arm-auditing-put", "diagnostic-setting-put"]),
+    description: z.string(),
+    ruleIds: z.array(z.string()),
+    /** The exact T-SQL statement, or `PUT <path>` followed by the JSON body. */
+    change: z.string(),
+    applied: z.boolean(),
+  })
+  .strict();
+
+export const reportTargetSchema = z
+  .object({
+    id: z.string(),
+    kind: targetKind,
+    name: z.string(),
+    subscriptionId: z.string(),
+    resourceGroup: z.string(),
+    location: z.string().optional(),
+    status: targetStatus,
+    reason: z.string().optional(),
+    scanId: z.string(),
+    scannedAt: z.string().datetime(),
+    findings: z.array(reportFindingSchema),
+    changes: z.array(reportChangeSchema),
+    exemption: z.object({ reason: z.string(), expires: z.string().optional() }).strict().optional(),
+  })
+  .strict();
+
+const statusCounts = z
+  .object({
+    compliant: z.number().int().nonnegative(),
+    remediated: z.number().int().nonnegative(),
+    noncompliant: z.number().int().nonnegative(),
+    exempt: z.number().int().nonnegative(),
+    error: z.number().int().nonnegative(),
+  })
+  .strict();
+
+export const complianceReportSchema = z
+  .object({
+    schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+    generatedAt: z.string().datetime(),
+    tool: z.object({ name: z.literal("AuditGuard"), version: z.string() }).strict(),
+    filters: z
+      .object({
+        subscriptionIds: z.array(z.string()).optional(),
+        kinds: z.array(targetKind).optional(),
+        statuses: z.array(targetStatus).optional(),
+        ruleIds: z.array(z.string()).optional(),
+      })
+      .strict(),
+    summary: z
+      .object({
+        targets: z.number().int().nonnegative(),
+        /** (compliant + remediated + exempt) / targets, 0..1; 1 when there are no targets. */
+        complianceRatio: z.number().min(0).max(1),
+        byStatus: statusCounts,
+        byKind: z.record(targetKind, statusCounts),
+        lastScanAt: z.string().datetime().optional(),
+      })
+      .strict(),
+    /** One point per scan run, oldest first, for the compliance-over-time chart. */
+    trend: z.array(
+      z
+        .object({
+          scanId: z.string(),
+          finishedAt: z.string().datetime(),
+          byStatus: statusCounts,
+        })
+        .strict(),
+    ),
+    rules: z.array(reportRuleSchema),
+    targets: z.array(reportTargetSchema),
+  })
+  .strict();
+
+export type ComplianceReport = z.infer<typeof complianceReportSchema>;
+export type ReportTarget = z.infer<typeof reportTargetSchema>;
+export type ReportFinding = z.infer<typeof reportFindingSchema>;
+export type ReportChange = z.infer<typeof reportChangeSchema>;
+export type ReportRule = z.infer<typeof reportRuleSchema>;
+export type StatusCounts = z.infer<typeof statusCounts>;
+export type ReportFormat = "json" | "html" | "csv" | "sarif" | "markdown";
