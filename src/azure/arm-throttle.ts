@@ -1,3 +1,5 @@
+import type { AbortSignalLike } from "@azure/abort-controller";
+import { AbortError } from "@azure/abort-controller";
 import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } from "@azure/core-rest-pipeline";
 
 /**
@@ -16,7 +18,7 @@ export interface ArmThrottleOptions {
   /** Used when a 429 carries no Retry-After. */
   defaultRetryAfterMs?: number;
   now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
 }
 
 export interface ArmThrottleStats {
@@ -59,16 +61,16 @@ function remainingOf(headers: { get(name: string): string | undefined }): number
   return values.length ? Math.min(...values) : undefined;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
+const defaultSleep = (ms: number, signal?: AbortSignalLike) =>
   new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(new AbortError("The operation was aborted."));
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(new AbortError("The operation was aborted."));
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
@@ -98,10 +100,13 @@ export class ArmThrottle {
     return state;
   }
 
-  private async acquire(state: SubscriptionState, signal?: AbortSignal): Promise<void> {
+  private async acquire(state: SubscriptionState, signal?: AbortSignalLike): Promise<void> {
     while (state.inFlight >= this.options.maxInFlightPerSubscription) {
       await new Promise<void>((resolve) => state.waiters.push(resolve));
-      signal?.throwIfAborted();
+      if (signal?.aborted) {
+        state.waiters.shift()?.();
+        throw new AbortError("The operation was aborted.");
+      }
     }
     state.inFlight++;
     // Re-check after every wake-up: a 429 seen by another request may have paused the subscription meanwhile.
