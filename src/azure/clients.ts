@@ -1,0 +1,121 @@
+import type { TokenCredential } from "@azure/core-auth";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { SqlManagementClient } from "@azure/arm-sql";
+import { SynapseManagementClient } from "@azure/arm-synapse";
+import { MonitorClient } from "@azure/arm-monitor";
+import { ResourceGraphClient } from "@azure/arm-resourcegraph";
+import { LogsQueryClient } from "@azure/monitor-query-logs";
+import { ArmThrottle } from "./arm-throttle.js";
+
+/**
+ * Where Azure is and how to trust it. Production leaves everything at the public-cloud defaults; the emulator
+ * (and sovereign clouds) override endpoints. Token scopes stay the production audiences even when an endpoint
+ * is overridden: arm-sql would otherwise derive `<endpoint>/.default` (reference/azure-sdk.md §5).
+ */
+export interface AzureEndpoints {
+  resourceManager: string;
+  resourceManagerAudience: string;
+  /** Includes the /v1 path segment: LogsQueryClient uses it verbatim as its base URL. */
+  logAnalytics: string;
+  logAnalyticsAudience: string;
+}
+
+export const PUBLIC_CLOUD: AzureEndpoints = {
+  resourceManager: "https://management.azure.com",
+  resourceManagerAudience: "https://management.azure.com",
+  logAnalytics: "https://api.loganalytics.io/v1",
+  logAnalyticsAudience: "https://api.loganalytics.io",
+};
+
+export interface AzureContext {
+  credential: TokenCredential;
+  endpoints: AzureEndpoints;
+  /** Extra CA certificates to trust (PEM), e.g. the emulator's; replaces the default list for these clients. */
+  caPem?: string;
+  throttle: ArmThrottle;
+}
+
+const scope = (audience: string) => `${audience.replace(/\/+$/, "")}/.default`;
+
+/**
+ * The SDK clients of one scan, built once and shared by every target so they share connections, tokens and the
+ * per-subscription throttle. Clients that are per subscription are cached by subscription.
+ */
+export class AzureClients {
+  private readonly sqlClients = new Map<string, SqlManagementClient>();
+  private readonly synapseClients = new Map<string, SynapseManagementClient>();
+  private readonly monitorClients = new Map<string, MonitorClient>();
+  private graphClient: ResourceGraphClient | undefined;
+  private logsClient: LogsQueryClient | undefined;
+
+  constructor(readonly context: AzureContext) {}
+
+  private armPolicies(): Array<{ policy: PipelinePolicy; position: "perCall" | "perRetry" }> {
+    return [{ policy: this.context.throttle.policy(), position: "perRetry" }];
+  }
+
+  private tls() {
+    return this.context.caPem ? { tlsOptions: { ca: this.context.caPem } } : {};
+  }
+
+  sql(subscriptionId: string): SqlManagementClient {
+    let client = this.sqlClients.get(subscriptionId);
+    if (!client) {
+      client = new SqlManagementClient(this.context.credential, subscriptionId, {
+        endpoint: this.context.endpoints.resourceManager,
+        credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)],
+        additionalPolicies: this.armPolicies(),
+        ...this.tls(),
+      });
+      this.sqlClients.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  synapse(subscriptionId: string): SynapseManagementClient {
+    let client = this.synapseClients.get(subscriptionId);
+    if (!client) {
+      client = new SynapseManagementClient(this.context.credential, subscriptionId, {
+        endpoint: this.context.endpoints.resourceManager,
+        credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)],
+        additionalPolicies: this.armPolicies(),
+        ...this.tls(),
+      });
+      this.synapseClients.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  monitor(subscriptionId: string): MonitorClient {
+    let client = this.monitorClients.get(subscriptionId);
+    if (!client) {
+      client = new MonitorClient(this.context.credential, subscriptionId, {
+        endpoint: this.context.endpoints.resourceManager,
+        credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] },
+        additionalPolicies: this.armPolicies(),
+        ...this.tls(),
+      });
+      this.monitorClients.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  resourceGraph(): ResourceGraphClient {
+    this.graphClient ??= new ResourceGraphClient(this.context.credential, {
+      endpoint: this.context.endpoints.resourceManager,
+      credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] },
+      additionalPolicies: this.armPolicies(),
+      ...this.tls(),
+    });
+    return this.graphClient;
+  }
+
+  logs(): LogsQueryClient {
+    this.logsClient ??= new LogsQueryClient(this.context.credential, {
+      endpoint: this.context.endpoints.logAnalytics,
+      credentials: { scopes: [scope(this.context.endpoints.logAnalyticsAudience)] },
+      ...this.tls(),
+    });
+    return this.logsClient;
+  }
+}
