@@ -5,7 +5,7 @@ import { SynapseManagementClient } from "@azure/arm-synapse";
 import { MonitorClient } from "@azure/arm-monitor";
 import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { LogsQueryClient } from "@azure/monitor-query-logs";
-import { ArmThrottle } from "./arm-throttle.js";
+import type { ArmThrottle } from "./arm-throttle.js";
 
 /**
  * Where Azure is and how to trust it. Production leaves everything at the public-cloud defaults; the emulator
