@@ -1,0 +1,328 @@
+import { randomUUID } from "node:crypto";
+import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
+import type { TokenAuthority, TokenClaims } from "../identity/tokens.js";
+import type { Estate, EstateResource, AuditingPolicyKind, ResourceType } from "../estate/estate.js";
+import type { FaultInjector } from "../faults/faults.js";
+import type { LroMode, RateLimitsConfig } from "./types.js";
+import { authenticateArm } from "./auth.js";
+import { isAuthorized, canSeeSubscription } from "./rbac.js";
+import { SubscriptionRateLimiter } from "./ratelimit.js";
+import { OperationStore } from "./lro.js";
+import * as E from "./errors.js";
+import { auditingPolicyBody, diagnosticSettingBody, resourceBody, subscriptionBody } from "./shapes.js";
+import { validateAuditingPut, validateDiagnosticSettingPut } from "./validation.js";
+import { API_VERSIONS, checkApiVersion } from "./api-versions.js";
+
+/**
+ * The emulated Azure Resource Manager: the list/get/put calls @azure/arm-sql, @azure/arm-synapse and
+ * @azure/arm-monitor make for our operations, with ARM's authentication, authorization, api-version checks,
+ * throttling headers, 429s and long-running-operation answers, over the estate.
+ */
+export interface ArmHandlerOptions {
+  estate: Estate;
+  authority: TokenAuthority;
+  faults: FaultInjector;
+  rateLimits: RateLimitsConfig;
+  lro: LroMode;
+  lroPollsBeforeDone: number;
+  /** Resource Graph's query handler (emulator/loganalytics); POST /providers/Microsoft.ResourceGraph/resources. */
+  resourceGraph?: EmulatorHandler;
+  nowMs?: () => number;
+  /** Called for every request (tests count requests per route). */
+  onRequest?: (request: EmulatorRequest) => void;
+}
+
+const TYPE_BY_PATH: Record<string, ResourceType> = {
+  "microsoft.sql/managedinstances": "Microsoft.Sql/managedInstances",
+  "microsoft.sql/servers": "Microsoft.Sql/servers",
+  "microsoft.sql/servers/databases": "Microsoft.Sql/servers/databases",
+  "microsoft.synapse/workspaces": "Microsoft.Synapse/workspaces",
+  "microsoft.operationalinsights/workspaces": "Microsoft.OperationalInsights/workspaces",
+};
+
+const POLICY_KINDS: Record<string, AuditingPolicyKind> = {
+  auditingsettings: "auditingSettings",
+  extendedauditingsettings: "extendedAuditingSettings",
+};
+
+interface Context {
+  request: EmulatorRequest;
+  claims: TokenClaims;
+  apiVersion: string;
+  headers: Record<string, string>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
+  const { estate, authority, faults } = options;
+  const nowMs = options.nowMs ?? (() => Date.now());
+  const limiter = new SubscriptionRateLimiter(options.rateLimits, nowMs);
+  const operations = new OperationStore(options.lroPollsBeforeDone, () => new Date(nowMs()));
+
+  const identityOf = (claims: TokenClaims) => estate.identities.find((i) => i.principalId.toLowerCase() === String(claims.oid).toLowerCase());
+  const clientIdOf = (claims: TokenClaims) => String(claims.appid ?? claims.oid);
+
+  const authorize = (ctx: Context, action: string, scope: string): EmulatorResponse | undefined =>
+    isAuthorized(identityOf(ctx.claims), action, scope) ? undefined : E.authorizationFailed(clientIdOf(ctx.claims), String(ctx.claims.oid), action, scope);
+
+  return async (request) => {
+    options.onRequest?.(request);
+    const requestId = randomUUID();
+    const headers: Record<string, string> = {
+      "x-ms-request-id": requestId,
+      "x-ms-correlation-request-id": request.headers["x-ms-correlation-request-id"] ?? request.headers["x-ms-client-request-id"] ?? requestId,
+      "x-ms-routing-request-id": `WESTEUROPE:${new Date(nowMs()).toISOString().replace(/[-:]/g, "").slice(0, 15)}Z:${requestId}`,
+      "cache-control": "no-cache",
+    };
+    const finish = (response: EmulatorResponse): EmulatorResponse => ({ ...response, headers: { ...headers, ...(response.headers ?? {}) } });
+
+    const auth = authenticateArm(request, authority, nowMs());
+    if (!auth.ok) return finish(auth.response);
+    const path = request.url.pathname;
+    if (/\/\//.test(path)) {
+      return finish(E.armError(400, "BadRequest", `The request URI '${path}' has an empty path segment; resource URIs must not start with '/'.`));
+    }
+    const apiVersion = request.url.searchParams.get("api-version");
+    if (!apiVersion) return finish(E.missingApiVersion());
+    const segments = path.split("/").slice(1).filter((s, i, all) => s !== "" || i < all.length - 1).map((s) => decodeURIComponent(s));
+    const lower = segments.map((s) => s.toLowerCase());
+    const subscriptionId = lower[0] === "subscriptions" ? segments[1] : undefined;
+    const ctx: Context = { request, claims: auth.claims, apiVersion, headers };
+
+    // Faults and throttling are per subscription, after authentication as in ARM.
+    const method = request.method;
+    const isWrite = method === "PUT" || method === "DELETE" || method === "PATCH" || (method === "POST" && lower[1] !== "microsoft.resourcegraph");
+    const fault = faults.forHttp("arm", subscriptionId);
+    if (fault.latencyMs > 0) await sleep(fault.latencyMs);
+    if (fault.kind === "throttle") {
+      return finish(E.throttled(subscriptionId ?? "tenant", isWrite ? "write" : "read", String(auth.claims.oid), fault.retryAfterSeconds, fault.retryAfterMs));
+    }
+    if (fault.kind === "server-error") return finish(E.internalServerError(requestId));
+    if (subscriptionId) {
+      const decision = limiter.take(subscriptionId, isWrite ? "write" : "read");
+      if (!decision.ok) return finish(E.throttled(subscriptionId, isWrite ? "write" : "read", String(auth.claims.oid), decision.retryAfterSeconds));
+      headers[isWrite ? "x-ms-ratelimit-remaining-subscription-writes" : "x-ms-ratelimit-remaining-subscription-reads"] = String(decision.remaining);
+    } else {
+      headers["x-ms-ratelimit-remaining-tenant-reads"] = "11999";
+    }
+
+    return finish(await route(ctx, segments, lower));
+  };
+
+  async function route(ctx: Context, segments: string[], lower: string[]): Promise<EmulatorResponse> {
+    const { request, apiVersion } = ctx;
+    const method = request.method;
+
+    // POST /providers/Microsoft.ResourceGraph/resources
+    if (lower[0] === "providers" && lower[1] === "microsoft.resourcegraph") {
+      if (lower[2] !== "resources" || lower.length !== 3) return E.invalidResourceType(segments.slice(2).join("/"), "Microsoft.ResourceGraph", apiVersion);
+      const bad = checkApiVersion(apiVersion, API_VERSIONS.resourceGraph, "resources", "provider");
+      if (bad) return bad;
+      if (method !== "POST") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+      if (!options.resourceGraph) {
+        // Registration point: emulator/server.ts mounts the Resource Graph handler from emulator/loganalytics.
+        return E.armError(501, "NotImplemented", "Resource Graph is not mounted in this emulator instance.");
+      }
+      return options.resourceGraph(request);
+    }
+
+    if (lower[0] !== "subscriptions") return E.armError(404, "NotFound", `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);
+
+    // GET /subscriptions
+    if (lower.length === 1) {
+      const bad = checkApiVersion(apiVersion, API_VERSIONS.subscriptions, "subscriptions", "arm");
+      if (bad) return bad;
+      const identity = identityOf(ctx.claims);
+      const value = estate.subscriptions().filter((s) => canSeeSubscription(identity, s.subscriptionId)).map(subscriptionBody);
+      return { status: 200, json: { value, count: { type: "Total", value: value.length } } };
+    }
+
+    const subscriptionId = segments[1]!;
+    const subscription = estate.subscription(subscriptionId);
+
+    // Diagnostic settings on any resource: /{resourceUri}/providers/Microsoft.Insights/diagnosticSettings[/{name}]
+    const insights = findInsights(lower);
+    if (insights >= 0) {
+      const bad = checkApiVersion(apiVersion, API_VERSIONS.diagnosticSettings, "diagnosticSettings", "provider");
+      if (bad) return bad;
+      if (!subscription) return E.subscriptionNotFound(subscriptionId);
+      return diagnosticSettings(ctx, `/${segments.slice(0, insights).join("/")}`, segments.slice(insights + 3));
+    }
+
+    // GET /subscriptions/{id}
+    if (lower.length === 2) {
+      const bad = checkApiVersion(apiVersion, API_VERSIONS.subscriptions, "subscriptions", "arm");
+      if (bad) return bad;
+      if (!subscription || !canSeeSubscription(identityOf(ctx.claims), subscriptionId)) return E.subscriptionNotFound(subscriptionId);
+      return { status: 200, json: subscriptionBody(subscription) };
+    }
+
+    let rest = lower.slice(2);
+    let restOriginal = segments.slice(2);
+    let resourceGroup: string | undefined;
+    if (rest[0] === "resourcegroups") {
+      resourceGroup = restOriginal[1];
+      rest = rest.slice(2);
+      restOriginal = restOriginal.slice(2);
+    }
+    if (rest[0] !== "providers" || rest.length < 3) return E.armError(404, "NotFound", `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);
+    const namespace = rest[1]!;
+    const namespaceOriginal = restOriginal[1]!;
+    const versions = namespace === "microsoft.sql" ? API_VERSIONS.sql : namespace === "microsoft.synapse" ? API_VERSIONS.synapse : undefined;
+    if (!versions) return E.armError(400, "NoRegisteredProviderFound", `No registered resource provider found for namespace '${namespaceOriginal}'.`);
+    const bad = checkApiVersion(apiVersion, versions, restOriginal[2]!, "provider");
+    if (bad) return bad;
+    if (!subscription) return E.subscriptionNotFound(subscriptionId);
+
+    // LRO status: /subscriptions/{s}/providers/{ns}/locations/{loc}/{kind}/{operationId}
+    if (!resourceGroup && rest[2] === "locations" && rest.length === 6) return operationStatus(rest[4]!, restOriginal[5]!);
+
+    const typeSegments = rest.slice(2);
+    const originalTypeSegments = restOriginal.slice(2);
+    // List: .../providers/{ns}/{type}
+    if (typeSegments.length === 1) {
+      const type = TYPE_BY_PATH[`${namespace}/${typeSegments[0]}`];
+      if (!type || type === "Microsoft.OperationalInsights/workspaces") return E.invalidResourceType(originalTypeSegments[0]!, namespaceOriginal, apiVersion);
+      if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+      const scope = resourceGroup ? `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}` : `/subscriptions/${subscriptionId}`;
+      const denied = authorize(ctx, `${type}/read`, scope);
+      if (denied) return denied;
+      if (resourceGroup && !estate.resourceGroup(subscriptionId, resourceGroup)) return E.resourceGroupNotFound(resourceGroup);
+      return { status: 200, json: { value: estate.resourcesOfType(type, subscriptionId, resourceGroup).map(resourceBody) } };
+    }
+    if (!resourceGroup) return E.armError(404, "NotFound", `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);
+
+    // Resource, nested resource (servers/{s}/databases/{d}) and auditing policies under them.
+    let typePath = namespace;
+    let depth = 0;
+    const pairs: [string, string][] = [];
+    while (depth + 1 < typeSegments.length && !POLICY_KINDS[typeSegments[depth]!]) {
+      pairs.push([originalTypeSegments[depth]!, originalTypeSegments[depth + 1]!]);
+      typePath += `/${typeSegments[depth]}`;
+      depth += 2;
+    }
+    const type = TYPE_BY_PATH[typePath];
+    if (!type) return E.invalidResourceType(pairs.map(([t]) => t).join("/"), namespaceOriginal, apiVersion);
+    const resourceId = `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/${namespaceOriginal}/${pairs.map(([t, n]) => `${t}/${n}`).join("/")}`;
+    const tail = typeSegments.slice(depth);
+    const policyKind = tail[0] ? POLICY_KINDS[tail[0]] : undefined;
+    if (tail.length > 2 || (tail.length > 0 && !policyKind)) return E.invalidResourceType(originalTypeSegments.join("/"), namespaceOriginal, apiVersion);
+
+    const action = policyKind ? `${type}/${policyKind}/${method === "GET" ? "read" : "write"}` : `${type}/${method === "GET" ? "read" : "write"}`;
+    const denied = authorize(ctx, action, resourceId);
+    if (denied) return denied;
+    if (!estate.resourceGroup(subscriptionId, resourceGroup)) return E.resourceGroupNotFound(resourceGroup);
+    const resource = estate.resource(resourceId);
+    if (!resource) {
+      const [t, n] = pairs.at(-1)!;
+      return E.resourceNotFound(`${namespaceOriginal}/${pairs.length > 1 ? pairs.map(([x]) => x).join("/") : t}`, n, resourceGroup);
+    }
+    if (faults.isUnreachable(resource.id)) return E.gatewayTimeout(namespaceOriginal);
+
+    if (!policyKind) {
+      if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The emulator does not implement '${method}' on ${type}.`);
+      return { status: 200, json: resourceBody(resource) };
+    }
+    if (type === "Microsoft.Sql/managedInstances" || type === "Microsoft.OperationalInsights/workspaces") {
+      return E.invalidResourceType(originalTypeSegments.join("/"), namespaceOriginal, apiVersion);
+    }
+    return auditingPolicy(ctx, resource, policyKind, tail[1] ? originalTypeSegments[depth + 1] : undefined);
+  }
+
+  function auditingPolicy(ctx: Context, resource: EstateResource, kind: AuditingPolicyKind, name: string | undefined): EmulatorResponse {
+    const method = ctx.request.method;
+    if (name === undefined) {
+      if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+      const props = estate.auditingPolicy(resource.id, kind);
+      return { status: 200, json: { value: props ? [auditingPolicyBody(resource, kind, props)] : [] } };
+    }
+    if (name.toLowerCase() !== "default") {
+      return E.armError(400, "InvalidParameterValue", `Invalid value given for parameter blobAuditingPolicyName. Specify a valid parameter value.`);
+    }
+    if (method === "GET") {
+      const props = estate.auditingPolicy(resource.id, kind);
+      if (!props) return E.armError(404, "ResourceNotFound", `The requested resource of type '${resource.type}/${kind}' with name 'default' was not found.`);
+      return { status: 200, json: auditingPolicyBody(resource, kind, props) };
+    }
+    if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+    const validated = validateAuditingPut(ctx.request.body, resource.type === "Microsoft.Synapse/workspaces", kind === "extendedAuditingSettings");
+    if (!validated.ok) return validated.response;
+    estate.setAuditingPolicy(resource.id, kind, validated.properties);
+    const body = auditingPolicyBody(resource, kind, estate.auditingPolicy(resource.id, kind)!);
+    const requested = ctx.request.headers["x-emulator-lro"];
+    const mode: LroMode = requested === "async" || requested === "sync" ? requested : resource.lro ?? options.lro;
+    if (mode === "sync") return { status: 200, json: body };
+    const op = operations.start(body);
+    const origin = ctx.request.url.origin;
+    const provider = resource.type.split("/")[0]!;
+    const location = resource.location.toLowerCase().replace(/\s+/g, "");
+    const base = `${origin}/subscriptions/${resource.subscriptionId}/providers/${provider}/locations/${location}`;
+    return {
+      status: 202,
+      headers: {
+        "azure-asyncoperation": `${base}/auditingSettingsAzureAsyncOperation/${op.id}?api-version=${ctx.apiVersion}`,
+        location: `${base}/auditingSettingsOperationResults/${op.id}?api-version=${ctx.apiVersion}`,
+      },
+      json: { operation: "UpsertServerBlobAuditingPolicy", startTime: op.startTime.toISOString() },
+    };
+  }
+
+  function operationStatus(kind: string, id: string): EmulatorResponse {
+    const polled = operations.poll(id);
+    if (!polled) return E.armError(404, "ResourceNotFound", `The operation '${id}' was not found.`);
+    if (kind.endsWith("azureasyncoperation")) {
+      return {
+        status: 200,
+        json: {
+          name: polled.op.id,
+          status: polled.status,
+          startTime: polled.op.startTime.toISOString(),
+          ...(polled.op.endTime ? { endTime: polled.op.endTime.toISOString() } : {}),
+        },
+      };
+    }
+    if (polled.status === "InProgress") return { status: 202, json: {} };
+    return { status: 200, json: polled.op.result };
+  }
+
+  function diagnosticSettings(ctx: Context, resourceUri: string, rest: string[]): EmulatorResponse {
+    const method = ctx.request.method;
+    const name = rest[0];
+    const action = `Microsoft.Insights/diagnosticSettings/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`;
+    const denied = authorize(ctx, action, resourceUri);
+    if (denied) return denied;
+    const parsed = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)/i.exec(resourceUri);
+    if (parsed && !estate.resourceGroup(parsed[1]!, parsed[2]!)) return E.resourceGroupNotFound(parsed[2]!);
+    const resource = estate.resource(resourceUri);
+    if (!resource) {
+      const last = resourceUri.split("/").filter(Boolean);
+      return E.resourceNotFound(last.slice(-2, -1)[0] ?? "resource", last.at(-1) ?? "", parsed?.[2] ?? "");
+    }
+    if (faults.isUnreachable(resource.id)) return E.gatewayTimeout("Microsoft.Insights");
+    if (name === undefined) {
+      if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+      return { status: 200, json: { value: estate.diagnosticSettings(resourceUri).map((s) => diagnosticSettingBody(s, ctx.apiVersion)) } };
+    }
+    if (rest.length > 1) return E.invalidResourceType(`diagnosticSettings/${rest.slice(1).join("/")}`, "Microsoft.Insights", ctx.apiVersion);
+    if (method === "GET") {
+      const setting = estate.diagnosticSetting(resourceUri, name);
+      if (!setting) return E.armError(404, "ResourceNotFound", `The diagnostic setting '${name}' doesn't exist.`);
+      return { status: 200, json: diagnosticSettingBody(setting, ctx.apiVersion) };
+    }
+    if (method === "DELETE") return { status: estate.deleteDiagnosticSetting(resourceUri, name) ? 200 : 204 };
+    if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+    const validated = validateDiagnosticSettingPut(ctx.request.body, resource.type);
+    if (!validated.ok) return validated.response;
+    const setting = estate.putDiagnosticSetting(resource.id, name, validated.properties);
+    return { status: 200, json: diagnosticSettingBody(setting, ctx.apiVersion) };
+  }
+}
+
+/** Index of the `providers` segment that starts `/providers/Microsoft.Insights/diagnosticSettings`, or -1. */
+function findInsights(lower: string[]): number {
+  for (let i = lower.length - 2; i >= 0; i--) {
+    if (lower[i] === "providers" && lower[i + 1] === "microsoft.insights" && lower[i + 2] === "diagnosticsettings") return i;
+  }
+  return -1;
+}

@@ -1,0 +1,147 @@
+import type { EmulatorResponse } from "../http-contracts.js";
+import type { AuditingPolicyProperties, DiagnosticSettingState, ResourceType } from "../estate/estate.js";
+import { armError, invalidRequestContent } from "./errors.js";
+
+/** PUT bodies checked the way the services check them, with their error codes. */
+
+type Validated<T> = { ok: true; properties: T } | { ok: false; response: EmulatorResponse };
+
+function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false; response: EmulatorResponse } {
+  if (body.length === 0) return { ok: false, response: armError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'The request body is empty.'.") };
+  try {
+    return { ok: true, value: JSON.parse(body.toString("utf8")) };
+  } catch (error) {
+    return { ok: false, response: invalidRequestContent(error instanceof Error ? error.message : "invalid JSON") };
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+const invalidParameter = (message: string) => armError(400, "DataSecurityInvalidUserSuppliedParameter", message);
+
+export function validateAuditingPut(body: Buffer, synapse: boolean, extended: boolean): Validated<AuditingPolicyProperties> {
+  const parsed = parseJson(body);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
+  if (!isObject(value) || !isObject(value.properties)) return { ok: false, response: invalidRequestContent("Required property 'properties' not found in JSON") };
+  const p = value.properties;
+  if (p.state !== "Enabled" && p.state !== "Disabled") {
+    return {
+      ok: false,
+      response: invalidRequestContent(`Error converting value ${JSON.stringify(p.state ?? null)} to type 'BlobAuditingPolicyState'. Path 'properties.state'`),
+    };
+  }
+  const str = (k: string) => (typeof p[k] === "string" ? (p[k] as string) : undefined);
+  const bool = (k: string) => (typeof p[k] === "boolean" ? (p[k] as boolean) : undefined);
+  const storageEndpoint = str("storageEndpoint") ?? "";
+  const monitor = bool("isAzureMonitorTargetEnabled") ?? false;
+  const managedIdentity = bool("isManagedIdentityInUse") ?? false;
+  if (p.state === "Enabled" && !storageEndpoint && !monitor) {
+    return {
+      ok: false,
+      response: invalidParameter("Insufficient parameters: when state is Enabled, storageEndpoint or isAzureMonitorTargetEnabled is required."),
+    };
+  }
+  if (storageEndpoint && !/^https:\/\/[a-z0-9]+\.blob\.[a-z0-9.]+\/?$/i.test(storageEndpoint)) {
+    return { ok: false, response: invalidParameter("Invalid parameter 'storageEndpoint'. Value should be a blob storage endpoint (e.g. https://MyAccount.blob.core.windows.net).") };
+  }
+  if (p.state === "Enabled" && storageEndpoint && !str("storageAccountAccessKey") && !managedIdentity) {
+    return { ok: false, response: invalidParameter("storageAccountAccessKey parameter can not be null when storageEndpoint parameter is not null\r\nParameter name: storageAccountAccessKey") };
+  }
+  const retentionDays = p.retentionDays ?? 0;
+  if (typeof retentionDays !== "number" || !Number.isInteger(retentionDays) || retentionDays < 0 || retentionDays > 3285) {
+    return { ok: false, response: invalidParameter("Invalid parameter 'retentionDays'. Value should be between 0 and 3285.") };
+  }
+  const groups = p.auditActionsAndGroups ?? [];
+  if (!Array.isArray(groups) || groups.some((g) => typeof g !== "string")) {
+    return { ok: false, response: invalidRequestContent("Error converting value to type 'List`1'. Path 'properties.auditActionsAndGroups'") };
+  }
+  const queueDelayMs = p.queueDelayMs;
+  if (queueDelayMs !== undefined && (typeof queueDelayMs !== "number" || (queueDelayMs !== 0 && (queueDelayMs < 1000 || queueDelayMs > 2147483647)))) {
+    return { ok: false, response: invalidParameter("Invalid parameter 'queueDelayMs'. Value should be 0 or between 1000 and 2147483647.") };
+  }
+  const props: AuditingPolicyProperties = {
+    ...(bool("isDevopsAuditEnabled") !== undefined ? { isDevopsAuditEnabled: bool("isDevopsAuditEnabled") } : {}),
+    ...(extended ? { predicateExpression: str("predicateExpression") ?? "" } : {}),
+    retentionDays,
+    // Azure's default when a PUT enables auditing without naming groups.
+    auditActionsAndGroups:
+      groups.length === 0 && p.state === "Enabled"
+        ? ["SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP", "FAILED_DATABASE_AUTHENTICATION_GROUP", "BATCH_COMPLETED_GROUP"]
+        : [...(groups as string[])],
+    isStorageSecondaryKeyInUse: bool("isStorageSecondaryKeyInUse") ?? false,
+    isAzureMonitorTargetEnabled: monitor,
+    ...(queueDelayMs !== undefined ? { queueDelayMs } : {}),
+    ...(!synapse ? { isManagedIdentityInUse: managedIdentity } : {}),
+    state: p.state,
+    storageEndpoint,
+    storageAccountSubscriptionId: str("storageAccountSubscriptionId") ?? "00000000-0000-0000-0000-000000000000",
+  };
+  return { ok: true, properties: props };
+}
+
+const SUPPORTED_CATEGORIES: Partial<Record<ResourceType, string[]>> = {
+  "Microsoft.Sql/managedInstances": ["ResourceUsageStats", "SQLSecurityAuditEvents", "DevOpsOperationsAudit"],
+  "Microsoft.Sql/servers/databases": [
+    "SQLInsights", "AutomaticTuning", "QueryStoreRuntimeStatistics", "QueryStoreWaitStatistics", "Errors", "DatabaseWaitStatistics",
+    "Timeouts", "Blocks", "Deadlocks", "DevOpsOperationsAudit", "SQLSecurityAuditEvents",
+  ],
+  "Microsoft.Synapse/workspaces": [
+    "SynapseRbacOperations", "GatewayApiRequests", "BuiltinSqlReqsEnded", "IntegrationPipelineRuns", "IntegrationActivityRuns",
+    "IntegrationTriggerRuns", "SynapseLinkEvent", "SQLSecurityAuditEvents",
+  ],
+};
+
+export function validateDiagnosticSettingPut(body: Buffer, resourceType: ResourceType): Validated<DiagnosticSettingState["properties"]> {
+  const parsed = parseJson(body);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
+  if (!isObject(value) || !isObject(value.properties)) return { ok: false, response: invalidRequestContent("Required property 'properties' not found in JSON") };
+  const p = value.properties;
+  const str = (k: string) => (typeof p[k] === "string" && p[k] !== "" ? (p[k] as string) : undefined);
+  const workspaceId = str("workspaceId");
+  const storageAccountId = str("storageAccountId");
+  const eventHubAuthorizationRuleId = str("eventHubAuthorizationRuleId");
+  const marketplacePartnerId = str("marketplacePartnerId");
+  if (!workspaceId && !storageAccountId && !eventHubAuthorizationRuleId && !marketplacePartnerId && !str("serviceBusRuleId")) {
+    return { ok: false, response: armError(400, "BadRequest", "At least one of storageAccountId, eventHubAuthorizationRuleId, workspaceId or marketplacePartnerId must be set.") };
+  }
+  const logsIn = p.logs ?? [];
+  if (!Array.isArray(logsIn)) return { ok: false, response: invalidRequestContent("Path 'properties.logs' is not an array") };
+  const supported = SUPPORTED_CATEGORIES[resourceType];
+  const logs: DiagnosticSettingState["properties"]["logs"] = [];
+  for (const entry of logsIn) {
+    if (!isObject(entry) || typeof entry.enabled !== "boolean") return { ok: false, response: invalidRequestContent("Each log setting needs a boolean 'enabled'") };
+    const category = typeof entry.category === "string" ? entry.category : undefined;
+    const categoryGroup = typeof entry.categoryGroup === "string" ? entry.categoryGroup : undefined;
+    if ((category === undefined) === (categoryGroup === undefined)) {
+      return { ok: false, response: armError(400, "BadRequest", "Each log setting must specify exactly one of category or categoryGroup.") };
+    }
+    if (category && supported && !supported.some((c) => c.toLowerCase() === category.toLowerCase())) {
+      return { ok: false, response: armError(400, "BadRequest", `Category '${category}' is not supported.`) };
+    }
+    if (categoryGroup && !["audit", "alllogs"].includes(categoryGroup.toLowerCase())) {
+      return { ok: false, response: armError(400, "BadRequest", `Category group '${categoryGroup}' is not supported.`) };
+    }
+    const retention = isObject(entry.retentionPolicy) ? { enabled: Boolean(entry.retentionPolicy.enabled), days: Number(entry.retentionPolicy.days ?? 0) } : { enabled: false, days: 0 };
+    logs.push({ ...(category ? { category } : {}), ...(categoryGroup ? { categoryGroup } : {}), enabled: entry.enabled, retentionPolicy: retention });
+  }
+  const destination = str("logAnalyticsDestinationType");
+  if (destination && destination !== "Dedicated" && destination !== "AzureDiagnostics") {
+    return { ok: false, response: armError(400, "BadRequest", `Invalid logAnalyticsDestinationType '${destination}'.`) };
+  }
+  return {
+    ok: true,
+    properties: {
+      ...(workspaceId ? { workspaceId } : {}),
+      ...(storageAccountId ? { storageAccountId } : {}),
+      ...(eventHubAuthorizationRuleId ? { eventHubAuthorizationRuleId } : {}),
+      ...(str("eventHubName") ? { eventHubName: str("eventHubName")! } : {}),
+      ...(str("serviceBusRuleId") ? { serviceBusRuleId: str("serviceBusRuleId")! } : {}),
+      ...(marketplacePartnerId ? { marketplacePartnerId } : {}),
+      ...(destination ? { logAnalyticsDestinationType: destination } : {}),
+      logs,
+      metrics: Array.isArray(p.metrics) ? p.metrics : [],
+    },
+  };
+}

@@ -1,0 +1,508 @@
+import type { LogAnalyticsStore, LogAnalyticsWorkspaceData, LogRow, ResourceGraphStore } from "../data-contracts.js";
+import type { SqlAuditRecord } from "../sql/contracts.js";
+import type {
+  Fleet,
+  FleetAuditingPolicy,
+  FleetDiagnosticSetting,
+  FleetIdentity,
+  FleetManagedInstance,
+  LroMode,
+} from "../fleet/schema.js";
+import { AUDIT_LOG_CATEGORY } from "../fleet/schema.js";
+import { idKey, providerId, resourceGroupId, stableGuid } from "./ids.js";
+import { azureDiagnosticsRow, resourceSpecificRow } from "./audit-rows.js";
+
+/**
+ * The emulated estate built from a fleet: every resource by lower-cased ARM id, auditing policies, diagnostic
+ * settings by resource URI and the Log Analytics workspaces with their rows. ARM reads and writes it, the query
+ * services read it (it is their LogAnalyticsStore and ResourceGraphStore), and the SQL engine reports audit
+ * records to it — which land in a workspace only when a diagnostic setting routes them there, as in Azure.
+ */
+
+export type ResourceType =
+  | "Microsoft.Sql/managedInstances"
+  | "Microsoft.Sql/servers"
+  | "Microsoft.Sql/servers/databases"
+  | "Microsoft.Synapse/workspaces"
+  | "Microsoft.OperationalInsights/workspaces";
+
+export interface EstateResource {
+  /** The ARM id in Azure's casing. */
+  id: string;
+  name: string;
+  type: ResourceType;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  kind?: string;
+  sku?: Record<string, unknown>;
+  identity?: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  /** The fleet's LRO preference for PUTs under this resource. */
+  lro?: LroMode;
+  /** For Managed Instances: the in-instance T-SQL state from the fleet (opaque here; emulator/mi owns it). */
+  sql?: Record<string, unknown>;
+}
+
+export interface ResourceGroupState {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  location: string;
+  tags: Record<string, string>;
+}
+
+export interface SubscriptionState {
+  subscriptionId: string;
+  displayName: string;
+  state: string;
+  tenantId: string;
+}
+
+/** Auditing policy properties as ARM returns them (never the storage key). */
+export type AuditingPolicyProperties = Record<string, unknown> & { state: "Enabled" | "Disabled" };
+export type AuditingPolicyKind = "auditingSettings" | "extendedAuditingSettings";
+
+export interface DiagnosticSettingLog {
+  category?: string | null;
+  categoryGroup?: string | null;
+  enabled: boolean;
+  retentionPolicy?: { enabled: boolean; days: number };
+}
+
+export interface DiagnosticSettingState {
+  name: string;
+  /** The resource URI the setting is on, in the casing it was created with. */
+  resourceUri: string;
+  properties: {
+    workspaceId?: string;
+    storageAccountId?: string;
+    eventHubAuthorizationRuleId?: string;
+    eventHubName?: string;
+    serviceBusRuleId?: string;
+    marketplacePartnerId?: string;
+    logAnalyticsDestinationType?: string;
+    logs: DiagnosticSettingLog[];
+    metrics: unknown[];
+  };
+}
+
+export interface AuditDelivery {
+  delivered: boolean;
+  destinations: { workspaceCustomerId: string; table: "AzureDiagnostics" | "SQLSecurityAuditEvents"; setting: string }[];
+}
+
+/** Whether a log entry routes SQLSecurityAuditEvents (explicitly, or through the audit/allLogs category groups). */
+export function logsCoverAudit(logs: readonly DiagnosticSettingLog[]): boolean {
+  return logs.some((l) => {
+    if (!l.enabled) return false;
+    if (l.category) return l.category.toLowerCase() === AUDIT_LOG_CATEGORY.toLowerCase();
+    const group = l.categoryGroup?.toLowerCase();
+    return group === "audit" || group === "alllogs";
+  });
+}
+
+function auditingProperties(policy: FleetAuditingPolicy, extended: boolean, isSql: boolean): AuditingPolicyProperties {
+  const props: AuditingPolicyProperties = {
+    ...(policy.isDevopsAuditEnabled !== undefined ? { isDevopsAuditEnabled: policy.isDevopsAuditEnabled } : {}),
+    ...(extended ? { predicateExpression: policy.predicateExpression ?? "" } : {}),
+    retentionDays: policy.retentionDays,
+    auditActionsAndGroups: [...policy.auditActionsAndGroups],
+    isStorageSecondaryKeyInUse: policy.isStorageSecondaryKeyInUse,
+    isAzureMonitorTargetEnabled: policy.isAzureMonitorTargetEnabled,
+    ...(policy.queueDelayMs !== undefined ? { queueDelayMs: policy.queueDelayMs } : {}),
+    ...(isSql ? { isManagedIdentityInUse: policy.isManagedIdentityInUse ?? false } : {}),
+    state: policy.state,
+    storageEndpoint: policy.storageEndpoint,
+    storageAccountSubscriptionId: policy.storageAccountSubscriptionId,
+  };
+  return props;
+}
+
+export interface EstateOptions {
+  now?: () => Date;
+}
+
+export class Estate implements LogAnalyticsStore, ResourceGraphStore {
+  readonly tenantId: string;
+  readonly scanner: FleetIdentity;
+  readonly identities: FleetIdentity[];
+  now: () => Date;
+  private readonly subscriptionsById = new Map<string, SubscriptionState>();
+  private readonly groups = new Map<string, ResourceGroupState>();
+  private readonly resourcesById = new Map<string, EstateResource>();
+  private readonly policies = new Map<string, AuditingPolicyProperties>();
+  private readonly diagnostics = new Map<string, Map<string, DiagnosticSettingState>>();
+  private readonly workspacesByCustomerId = new Map<string, LogAnalyticsWorkspaceData>();
+  private readonly workspacesById = new Map<string, LogAnalyticsWorkspaceData>();
+
+  constructor(readonly fleet: Fleet, options: EstateOptions = {}) {
+    this.now = options.now ?? (() => new Date());
+    this.tenantId = fleet.tenantId;
+    this.scanner = fleet.scanner;
+    this.identities = [fleet.scanner, ...fleet.otherIdentities];
+    this.build();
+  }
+
+  // ---- construction -------------------------------------------------------------------------------------------
+
+  private build(): void {
+    const workspaceIdsByName = new Map<string, string>();
+    for (const sub of this.fleet.subscriptions) {
+      for (const rg of sub.resourceGroups) {
+        for (const ws of rg.logAnalyticsWorkspaces) {
+          workspaceIdsByName.set(ws.name.toLowerCase(), providerId(sub.id, rg.name, "Microsoft.OperationalInsights", "workspaces", ws.name));
+        }
+      }
+    }
+    const workspaceRef = (ref: string | undefined) => (ref === undefined ? undefined : ref.startsWith("/") ? ref : workspaceIdsByName.get(ref.toLowerCase()));
+
+    for (const sub of this.fleet.subscriptions) {
+      this.subscriptionsById.set(sub.id.toLowerCase(), { subscriptionId: sub.id, displayName: sub.displayName, state: sub.state, tenantId: this.tenantId });
+      for (const rg of sub.resourceGroups) {
+        const rgId = resourceGroupId(sub.id, rg.name);
+        this.groups.set(idKey(rgId), { id: rgId, name: rg.name, subscriptionId: sub.id, location: rg.location, tags: rg.tags });
+        const base = { subscriptionId: sub.id, resourceGroup: rg.name };
+        const addSettings = (resourceUri: string, settings: FleetDiagnosticSetting[]) => {
+          for (const ds of settings) this.putDiagnosticSetting(resourceUri, ds.name, fleetSettingProperties(ds, workspaceRef(ds.workspace)));
+        };
+
+        for (const ws of rg.logAnalyticsWorkspaces) {
+          const id = providerId(sub.id, rg.name, "Microsoft.OperationalInsights", "workspaces", ws.name);
+          this.addResource({
+            ...base,
+            id,
+            name: ws.name,
+            type: "Microsoft.OperationalInsights/workspaces",
+            location: ws.location ?? rg.location,
+            tags: ws.tags,
+            properties: {
+              customerId: ws.customerId,
+              provisioningState: "Succeeded",
+              sku: { name: "PerGB2018" },
+              retentionInDays: 30,
+              publicNetworkAccessForIngestion: "Enabled",
+              publicNetworkAccessForQuery: "Enabled",
+            },
+          });
+          const data: LogAnalyticsWorkspaceData = { customerId: ws.customerId, resourceId: id, tables: new Map() };
+          for (const [table, rows] of Object.entries(ws.tables)) data.tables.set(table, rows.map((r) => seedRow(r, table)));
+          this.workspacesByCustomerId.set(ws.customerId.toLowerCase(), data);
+          this.workspacesById.set(idKey(id), data);
+        }
+
+        for (const mi of rg.managedInstances) {
+          const id = providerId(sub.id, rg.name, "Microsoft.Sql", "managedInstances", mi.name);
+          this.addResource({ ...base, ...managedInstanceShape(mi, id, rg.location) });
+          addSettings(id, mi.diagnosticSettings);
+        }
+
+        for (const server of rg.sqlServers) {
+          const id = providerId(sub.id, rg.name, "Microsoft.Sql", "servers", server.name);
+          const location = server.location ?? rg.location;
+          this.addResource({
+            ...base,
+            id,
+            name: server.name,
+            type: "Microsoft.Sql/servers",
+            location,
+            tags: server.tags,
+            kind: "v12.0",
+            ...(server.lro ? { lro: server.lro } : {}),
+            properties: {
+              administratorLogin: "sqladmin",
+              version: "12.0",
+              state: server.state,
+              fullyQualifiedDomainName: `${server.name}.database.windows.net`,
+              privateEndpointConnections: [],
+              minimalTlsVersion: "1.2",
+              publicNetworkAccess: server.publicNetworkAccess,
+              restrictOutboundNetworkAccess: "Disabled",
+            },
+          });
+          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(server.auditingSettings, false, true));
+          this.policies.set(
+            `${idKey(id)}/extendedauditingsettings`,
+            server.extendedAuditingSettings
+              ? auditingProperties(server.extendedAuditingSettings, true, true)
+              : { ...auditingProperties(server.auditingSettings, true, true) },
+          );
+          const databases = [{ name: "master", diagnosticSettings: server.diagnosticSettings, auditingSettings: undefined, extendedAuditingSettings: undefined }, ...server.databases];
+          for (const db of databases) {
+            const dbId = `${id}/databases/${db.name}`;
+            this.addResource({
+              ...base,
+              id: dbId,
+              name: db.name,
+              type: "Microsoft.Sql/servers/databases",
+              location,
+              tags: {},
+              kind: db.name === "master" ? "v12.0,system" : "v12.0,user",
+              sku: db.name === "master" ? { name: "System", tier: "System", capacity: 0 } : { name: "GP_S_Gen5", tier: "GeneralPurpose", family: "Gen5", capacity: 2 },
+              properties: { collation: "SQL_Latin1_General_CP1_CI_AS", status: "Online", databaseId: stableGuid(dbId.toLowerCase()) },
+            });
+            if (db.auditingSettings) this.policies.set(`${idKey(dbId)}/auditingsettings`, auditingProperties(db.auditingSettings, false, true));
+            if (db.extendedAuditingSettings) this.policies.set(`${idKey(dbId)}/extendedauditingsettings`, auditingProperties(db.extendedAuditingSettings, true, true));
+            addSettings(dbId, db.diagnosticSettings);
+          }
+        }
+
+        for (const ws of rg.synapseWorkspaces) {
+          const id = providerId(sub.id, rg.name, "Microsoft.Synapse", "workspaces", ws.name);
+          this.addResource({
+            ...base,
+            id,
+            name: ws.name,
+            type: "Microsoft.Synapse/workspaces",
+            location: ws.location ?? rg.location,
+            tags: ws.tags,
+            ...(ws.lro ? { lro: ws.lro } : {}),
+            identity: { type: "SystemAssigned", principalId: stableGuid(`principal:${id.toLowerCase()}`), tenantId: this.tenantId },
+            properties: {
+              defaultDataLakeStorage: { accountUrl: `https://${ws.name.replace(/[^a-z0-9]/gi, "").toLowerCase()}adls.dfs.core.windows.net`, filesystem: "default" },
+              sqlAdministratorLogin: ws.sqlAdministratorLogin,
+              managedResourceGroupName: ws.managedResourceGroupName ?? `synapseworkspace-managedrg-${stableGuid(id.toLowerCase())}`,
+              provisioningState: "Succeeded",
+              connectivityEndpoints: ws.connectivityEndpoints ?? {
+                dev: `https://${ws.name}.dev.azuresynapse.net`,
+                sql: `${ws.name}.sql.azuresynapse.net`,
+              },
+              workspaceUID: stableGuid(`uid:${id.toLowerCase()}`),
+            },
+          });
+          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(ws.auditingSettings, false, false));
+          this.policies.set(
+            `${idKey(id)}/extendedauditingsettings`,
+            ws.extendedAuditingSettings ? auditingProperties(ws.extendedAuditingSettings, true, false) : auditingProperties(ws.auditingSettings, true, false),
+          );
+          addSettings(id, ws.diagnosticSettings);
+        }
+      }
+    }
+  }
+
+  private addResource(resource: EstateResource): void {
+    this.resourcesById.set(idKey(resource.id), resource);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------------
+
+  subscription(subscriptionId: string): SubscriptionState | undefined {
+    return this.subscriptionsById.get(subscriptionId.toLowerCase());
+  }
+
+  subscriptions(): SubscriptionState[] {
+    return [...this.subscriptionsById.values()];
+  }
+
+  resourceGroup(subscriptionId: string, name: string): ResourceGroupState | undefined {
+    return this.groups.get(idKey(resourceGroupId(subscriptionId, name)));
+  }
+
+  resource(id: string): EstateResource | undefined {
+    return this.resourcesById.get(idKey(id));
+  }
+
+  /** Resources of a type, optionally within a subscription and resource group (case-insensitive). */
+  resourcesOfType(type: ResourceType, subscriptionId?: string, resourceGroup?: string): EstateResource[] {
+    const out: EstateResource[] = [];
+    for (const r of this.resourcesById.values()) {
+      if (r.type !== type) continue;
+      if (subscriptionId && r.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()) continue;
+      if (resourceGroup && r.resourceGroup.toLowerCase() !== resourceGroup.toLowerCase()) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  managedInstances(): EstateResource[] {
+    return this.resourcesOfType("Microsoft.Sql/managedInstances");
+  }
+
+  /** A Managed Instance by name or FQDN (the first DNS label is the name). */
+  managedInstanceByServerName(serverName: string): EstateResource | undefined {
+    const name = serverName.toLowerCase().split(".")[0];
+    return this.managedInstances().find((r) => r.name.toLowerCase() === name);
+  }
+
+  auditingPolicy(resourceId: string, kind: AuditingPolicyKind): AuditingPolicyProperties | undefined {
+    return this.policies.get(`${idKey(resourceId)}/${kind.toLowerCase()}`);
+  }
+
+  setAuditingPolicy(resourceId: string, kind: AuditingPolicyKind, properties: AuditingPolicyProperties): void {
+    const { storageAccountAccessKey: _secret, ...kept } = properties;
+    this.policies.set(`${idKey(resourceId)}/${kind.toLowerCase()}`, kept as AuditingPolicyProperties);
+  }
+
+  diagnosticSettings(resourceUri: string): DiagnosticSettingState[] {
+    return [...(this.diagnostics.get(idKey(resourceUri))?.values() ?? [])];
+  }
+
+  diagnosticSetting(resourceUri: string, name: string): DiagnosticSettingState | undefined {
+    return this.diagnostics.get(idKey(resourceUri))?.get(name.toLowerCase());
+  }
+
+  putDiagnosticSetting(resourceUri: string, name: string, properties: DiagnosticSettingState["properties"]): DiagnosticSettingState {
+    const key = idKey(resourceUri);
+    let settings = this.diagnostics.get(key);
+    if (!settings) {
+      settings = new Map();
+      this.diagnostics.set(key, settings);
+    }
+    const existing = settings.get(name.toLowerCase());
+    const state: DiagnosticSettingState = { name: existing?.name ?? name, resourceUri: existing?.resourceUri ?? `/${resourceUri.replace(/^\/+/, "")}`, properties };
+    settings.set(name.toLowerCase(), state);
+    return state;
+  }
+
+  deleteDiagnosticSetting(resourceUri: string, name: string): boolean {
+    return this.diagnostics.get(idKey(resourceUri))?.delete(name.toLowerCase()) ?? false;
+  }
+
+  // ---- LogAnalyticsStore ----------------------------------------------------------------------------------------
+
+  workspaceByCustomerId(customerId: string): LogAnalyticsWorkspaceData | undefined {
+    return this.workspacesByCustomerId.get(customerId.toLowerCase());
+  }
+
+  workspaceByResourceId(resourceId: string): LogAnalyticsWorkspaceData | undefined {
+    return this.workspacesById.get(idKey(resourceId));
+  }
+
+  allWorkspaces(): Iterable<LogAnalyticsWorkspaceData> {
+    return this.workspacesByCustomerId.values();
+  }
+
+  resourceExists(resourceId: string): boolean {
+    const key = idKey(resourceId);
+    if (this.resourcesById.has(key) || this.groups.has(key)) return true;
+    return /^\/subscriptions\/[^/]+$/.test(key) && this.subscriptionsById.has(key.split("/")[2]!);
+  }
+
+  // ---- ResourceGraphStore ---------------------------------------------------------------------------------------
+
+  *resources(): Iterable<LogRow> {
+    for (const r of this.resourcesById.values()) {
+      yield {
+        id: r.id,
+        name: r.name,
+        type: r.type.toLowerCase(),
+        tenantId: this.tenantId,
+        kind: r.kind ?? "",
+        location: r.location.toLowerCase().replace(/\s+/g, ""),
+        resourceGroup: r.resourceGroup.toLowerCase(),
+        subscriptionId: r.subscriptionId,
+        managedBy: "",
+        sku: r.sku ?? null,
+        plan: null,
+        properties: structuredClone(r.properties),
+        tags: { ...r.tags },
+        identity: r.identity ?? null,
+        zones: null,
+        extendedLocation: null,
+      };
+    }
+  }
+
+  subscriptionIds(): string[] {
+    return [...this.subscriptionsById.values()].map((s) => s.subscriptionId);
+  }
+
+  // ---- physics --------------------------------------------------------------------------------------------------
+
+  /**
+   * An audit record emitted by a SQL resource (a Managed Instance, a server — routed through its master database
+   * — or a Synapse workspace). Every enabled diagnostic setting on it that sends SQLSecurityAuditEvents to an
+   * existing workspace gets the row Azure would write; with none, the record goes nowhere.
+   */
+  appendAuditRecord(resourceId: string, record: SqlAuditRecord): AuditDelivery {
+    const resource = this.resource(resourceId);
+    const delivery: AuditDelivery = { delivered: false, destinations: [] };
+    if (!resource) return delivery;
+    const emitter = resource.type === "Microsoft.Sql/servers" ? this.resource(`${resource.id}/databases/master`) ?? resource : resource;
+    const logicalServerName = emitter.type === "Microsoft.Sql/servers/databases" ? (emitter.id.split("/")[8] ?? emitter.name) : emitter.name;
+    for (const setting of this.diagnosticSettings(emitter.id)) {
+      const workspaceId = setting.properties.workspaceId;
+      if (!workspaceId || !logsCoverAudit(setting.properties.logs)) continue;
+      const workspace = this.workspaceByResourceId(workspaceId);
+      if (!workspace) continue;
+      const dedicated = setting.properties.logAnalyticsDestinationType?.toLowerCase() === "dedicated";
+      const ctx = { resourceId: emitter.id, workspaceCustomerId: workspace.customerId, logicalServerName, timeGenerated: this.now() };
+      const table = dedicated ? "SQLSecurityAuditEvents" : "AzureDiagnostics";
+      const row = dedicated ? resourceSpecificRow(record, ctx) : azureDiagnosticsRow(record, ctx);
+      appendRow(workspace, table, row);
+      delivery.delivered = true;
+      delivery.destinations.push({ workspaceCustomerId: workspace.customerId, table, setting: setting.name });
+    }
+    return delivery;
+  }
+}
+
+function appendRow(workspace: LogAnalyticsWorkspaceData, table: string, row: LogRow): void {
+  let rows = workspace.tables.get(table);
+  if (!rows) {
+    rows = [];
+    workspace.tables.set(table, rows);
+  }
+  rows.push(row);
+}
+
+function managedInstanceShape(mi: FleetManagedInstance, id: string, rgLocation: string): Omit<EstateResource, "subscriptionId" | "resourceGroup"> {
+  const sku = mi.sku ?? { name: "GP_Gen5", tier: "GeneralPurpose", capacity: mi.vCores ?? 8, family: "Gen5" };
+  return {
+    id,
+    name: mi.name,
+    type: "Microsoft.Sql/managedInstances",
+    location: mi.location ?? rgLocation,
+    tags: mi.tags,
+    sku,
+    ...(mi.sql ? { sql: mi.sql } : {}),
+    properties: {
+      fullyQualifiedDomainName: `${mi.name}.${mi.dnsZone}.database.windows.net`,
+      administratorLogin: "miadmin",
+      subnetId: `${id.split("/providers/")[0]}/providers/Microsoft.Network/virtualNetworks/vnet-${mi.name}/subnets/ManagedInstance`,
+      state: mi.state,
+      provisioningState: "Succeeded",
+      vCores: mi.vCores ?? sku.capacity ?? 8,
+      storageSizeInGB: mi.storageSizeInGB ?? 256,
+      licenseType: "LicenseIncluded",
+      collation: "SQL_Latin1_General_CP1_CI_AS",
+      publicDataEndpointEnabled: mi.publicDataEndpointEnabled,
+      proxyOverride: "Default",
+      minimalTlsVersion: "1.2",
+      dnsZone: mi.dnsZone,
+      currentBackupStorageRedundancy: "Geo",
+      requestedBackupStorageRedundancy: "Geo",
+    },
+  };
+}
+
+function fleetSettingProperties(ds: FleetDiagnosticSetting, workspaceId: string | undefined): DiagnosticSettingState["properties"] {
+  return {
+    ...(workspaceId ? { workspaceId } : {}),
+    ...(ds.storageAccountId ? { storageAccountId: ds.storageAccountId } : {}),
+    ...(ds.eventHubAuthorizationRuleId ? { eventHubAuthorizationRuleId: ds.eventHubAuthorizationRuleId } : {}),
+    ...(ds.eventHubName ? { eventHubName: ds.eventHubName } : {}),
+    ...(ds.logAnalyticsDestinationType ? { logAnalyticsDestinationType: ds.logAnalyticsDestinationType } : {}),
+    logs: ds.logs.map((l) => ({
+      ...(l.category !== undefined ? { category: l.category } : {}),
+      ...(l.categoryGroup !== undefined ? { categoryGroup: l.categoryGroup } : {}),
+      enabled: l.enabled,
+      retentionPolicy: l.retentionPolicy ?? { enabled: false, days: 0 },
+    })),
+    metrics: [],
+  };
+}
+
+const DATE_COLUMN = /(_t|^TimeGenerated|^EventTime)$/;
+
+/** Seed rows come from YAML/JSON: turn datetime columns into Dates as the query engine expects. */
+function seedRow(row: Record<string, unknown>, _table: string): LogRow {
+  const out: LogRow = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (DATE_COLUMN.test(key) && (typeof value === "string" || value instanceof Date)) out[key] = new Date(value);
+    else out[key] = value as LogRow[string];
+  }
+  return out;
+}

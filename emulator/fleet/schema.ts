@@ -1,0 +1,270 @@
+import { z } from "zod";
+
+/**
+ * The fleet file: everything the emulator serves (tenant, the scanner's identity and its role assignments,
+ * subscriptions → resource groups → resources in any state of drift, Log Analytics workspaces with seed rows)
+ * and the faults it injects. Validated once at load; a bad file reports every error with its path.
+ */
+
+const guid = z.guid();
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, "not a valid Azure resource name");
+const tags = z.record(z.string(), z.string()).default({});
+
+export const AUDIT_LOG_CATEGORY = "SQLSecurityAuditEvents";
+
+export const builtInRoles = [
+  "Owner",
+  "Contributor",
+  "Reader",
+  "SQL Security Manager",
+  "SQL Server Contributor",
+  "SQL Managed Instance Contributor",
+  "Monitoring Contributor",
+  "Monitoring Reader",
+  "Log Analytics Reader",
+  "Log Analytics Contributor",
+] as const;
+export type BuiltInRole = (typeof builtInRoles)[number];
+
+const roleAssignment = z
+  .object({
+    /** An ARM scope: /subscriptions/{id}[/resourceGroups/{rg}[/providers/...]]. */
+    scope: z.string().regex(/^\/subscriptions\/[^/]+(\/.*)?$/i, "scope must start with /subscriptions/{id}"),
+    role: z.enum(builtInRoles).optional(),
+    /** A custom role's permitted actions (wildcards allowed), e.g. Microsoft.Sql/servers/auditingSettings/write. */
+    actions: z.array(z.string().min(1)).optional(),
+  })
+  .strict()
+  .refine((a) => (a.role === undefined) !== (a.actions === undefined), { message: "give exactly one of role or actions" });
+
+const identity = z
+  .object({
+    principalId: guid,
+    clientId: guid,
+    displayName: z.string().min(1),
+    roleAssignments: z.array(roleAssignment).default([]),
+  })
+  .strict();
+
+const logSetting = z
+  .object({
+    category: z.string().min(1).optional(),
+    categoryGroup: z.string().min(1).optional(),
+    enabled: z.boolean().default(true),
+    retentionPolicy: z.object({ enabled: z.boolean(), days: z.number().int().min(0) }).strict().optional(),
+  })
+  .strict()
+  .refine((l) => (l.category === undefined) !== (l.categoryGroup === undefined), { message: "give exactly one of category or categoryGroup" });
+
+const diagnosticSetting = z
+  .object({
+    name: z.string().min(1),
+    /** A workspace's ARM id (may name a workspace that does not exist), or the name of a workspace in this fleet. */
+    workspace: z.string().min(1).optional(),
+    storageAccountId: z.string().optional(),
+    eventHubAuthorizationRuleId: z.string().optional(),
+    eventHubName: z.string().optional(),
+    logs: z.array(logSetting).default([]),
+    logAnalyticsDestinationType: z.enum(["Dedicated", "AzureDiagnostics"]).optional(),
+  })
+  .strict();
+
+const auditingPolicy = z
+  .object({
+    state: z.enum(["Enabled", "Disabled"]).default("Disabled"),
+    isAzureMonitorTargetEnabled: z.boolean().default(false),
+    auditActionsAndGroups: z.array(z.string()).default([]),
+    storageEndpoint: z.string().default(""),
+    retentionDays: z.number().int().min(0).default(0),
+    storageAccountSubscriptionId: guid.default("00000000-0000-0000-0000-000000000000"),
+    isStorageSecondaryKeyInUse: z.boolean().default(false),
+    queueDelayMs: z.number().int().min(0).optional(),
+    isDevopsAuditEnabled: z.boolean().optional(),
+    isManagedIdentityInUse: z.boolean().optional(),
+    predicateExpression: z.string().optional(),
+  })
+  .strict();
+
+/** How a PUT that ARM models as a long-running operation is answered. */
+const lroMode = z.enum(["sync", "async"]);
+
+const managedInstance = z
+  .object({
+    name,
+    location: z.string().optional(),
+    tags,
+    /** The DNS zone segment of the FQDN: <name>.<dnsZone>.database.windows.net. */
+    dnsZone: z.string().regex(/^[a-z0-9]{6,20}$/, "dnsZone is lower-case letters and digits"),
+    state: z.enum(["Ready", "Stopped", "Stopping", "Starting", "Creating", "Deleting", "Updating", "Unknown"]).default("Ready"),
+    publicDataEndpointEnabled: z.boolean().default(false),
+    sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().optional(), family: z.string().optional() }).strict().optional(),
+    vCores: z.number().int().optional(),
+    storageSizeInGB: z.number().int().optional(),
+    diagnosticSettings: z.array(diagnosticSetting).default([]),
+    /** The instance's T-SQL state (audits, specifications, logins…), validated by emulator/mi/state-schema.ts. */
+    sql: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const database = z
+  .object({
+    name,
+    auditingSettings: auditingPolicy.optional(),
+    extendedAuditingSettings: auditingPolicy.optional(),
+    diagnosticSettings: z.array(diagnosticSetting).default([]),
+  })
+  .strict();
+
+const sqlServer = z
+  .object({
+    name,
+    location: z.string().optional(),
+    tags,
+    state: z.enum(["Ready", "Disabled"]).default("Ready"),
+    publicNetworkAccess: z.enum(["Enabled", "Disabled"]).default("Enabled"),
+    auditingSettings: auditingPolicy.prefault({}),
+    extendedAuditingSettings: auditingPolicy.optional(),
+    /** Diagnostic settings on the master database (where server-level audit logs are routed). */
+    diagnosticSettings: z.array(diagnosticSetting).default([]),
+    /** User databases, optionally with database-level auditing. */
+    databases: z.array(database).default([]),
+    lro: lroMode.optional(),
+  })
+  .strict();
+
+const synapseWorkspace = z
+  .object({
+    name,
+    location: z.string().optional(),
+    tags,
+    /** Defaults to dev and sql only, as the spec example shows; real workspaces may add web and sqlOnDemand. */
+    connectivityEndpoints: z.record(z.string(), z.string()).optional(),
+    managedResourceGroupName: z.string().optional(),
+    sqlAdministratorLogin: z.string().default("sqladminuser"),
+    auditingSettings: auditingPolicy.prefault({}),
+    extendedAuditingSettings: auditingPolicy.optional(),
+    diagnosticSettings: z.array(diagnosticSetting).default([]),
+    lro: lroMode.optional(),
+  })
+  .strict();
+
+const seedRow = z.record(z.string(), z.unknown());
+
+const logAnalyticsWorkspace = z
+  .object({
+    name,
+    location: z.string().optional(),
+    customerId: guid,
+    tags,
+    /** Seed rows by table name (AzureDiagnostics, SQLSecurityAuditEvents…); `*_t` and TimeGenerated values become dates. */
+    tables: z.record(z.string(), z.array(seedRow)).default({}),
+  })
+  .strict();
+
+const resourceGroup = z
+  .object({
+    name,
+    location: z.string().default("westeurope"),
+    tags,
+    managedInstances: z.array(managedInstance).default([]),
+    sqlServers: z.array(sqlServer).default([]),
+    synapseWorkspaces: z.array(synapseWorkspace).default([]),
+    logAnalyticsWorkspaces: z.array(logAnalyticsWorkspace).default([]),
+  })
+  .strict();
+
+const subscription = z
+  .object({
+    id: guid,
+    displayName: z.string().min(1),
+    state: z.enum(["Enabled", "Disabled", "Warned", "PastDue", "Deleted"]).default("Enabled"),
+    resourceGroups: z.array(resourceGroup).default([]),
+  })
+  .strict();
+
+export const latencyDistribution = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("fixed"), ms: z.number().min(0) }).strict(),
+  z.object({ kind: z.literal("uniform"), minMs: z.number().min(0), maxMs: z.number().min(0) }).strict(),
+  z.object({ kind: z.literal("lognormal"), medianMs: z.number().min(0), sigma: z.number().min(0) }).strict(),
+]);
+
+const services = ["arm", "logAnalytics", "tds"] as const;
+export type FaultService = (typeof services)[number];
+
+const throttleBurst = z
+  .object({
+    service: z.enum(["arm", "logAnalytics"]).default("arm"),
+    /** Counted per service (per subscription when subscriptionId is set), starting at 1. */
+    startAtRequest: z.number().int().min(1),
+    requests: z.number().int().min(1),
+    retryAfterSeconds: z.number().int().min(0).default(1),
+    /** Also send retry-after-ms (which the Azure SDK prefers) so tests can keep bursts short. */
+    retryAfterMs: z.number().int().min(0).optional(),
+    subscriptionId: guid.optional(),
+  })
+  .strict();
+
+const faults = z
+  .object({
+    seed: z.number().int().default(1),
+    latency: z.partialRecord(z.enum(services), latencyDistribution).default({}),
+    /** Probability (0..1) that a request gets a 5xx, per service. */
+    errorRate: z.partialRecord(z.enum(["arm", "logAnalytics"]), z.number().min(0).max(1)).default({}),
+    throttleBursts: z.array(throttleBurst).default([]),
+    /** Resource names or ARM ids: ARM answers for them fail, TDS refuses connections. */
+    unreachable: z.array(z.string().min(1)).default([]),
+    /** Managed Instance names whose TDS endpoint accepts connections but never answers. */
+    hanging: z.array(z.string().min(1)).default([]),
+    tds: z
+      .object({
+        dropConnectionRate: z.number().min(0).max(1).default(0),
+        refuseLoginRate: z.number().min(0).max(1).default(0),
+      })
+      .strict()
+      .default({ dropConnectionRate: 0, refuseLoginRate: 0 }),
+  })
+  .strict();
+
+const throttleBudget = z
+  .object({
+    reads: z.number().int().min(1).default(12000),
+    writes: z.number().int().min(1).default(1200),
+    /** The window after which the remaining budget is restored. */
+    windowSeconds: z.number().min(1).default(3600),
+  })
+  .strict();
+
+export const fleetSchema = z
+  .object({
+    tenantId: guid,
+    scanner: identity,
+    /** Other identities the identity endpoint can issue tokens for (client_id), e.g. one without roles. */
+    otherIdentities: z.array(identity).default([]),
+    /** Default LRO answer for auditing-policy PUTs; a resource's own `lro` wins, then the request's x-emulator-lro header. */
+    lro: lroMode.default("sync"),
+    /** Polls answered InProgress before an async operation reports Succeeded. */
+    lroPollsBeforeDone: z.number().int().min(0).default(1),
+    rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
+    subscriptions: z.array(subscription).min(1),
+    faults: faults.prefault({}),
+  })
+  .strict();
+
+export type Fleet = z.output<typeof fleetSchema>;
+export type FleetInput = z.input<typeof fleetSchema>;
+export type FleetIdentity = z.output<typeof identity>;
+export type FleetRoleAssignment = z.output<typeof roleAssignment>;
+export type FleetSubscription = z.output<typeof subscription>;
+export type FleetResourceGroup = z.output<typeof resourceGroup>;
+export type FleetManagedInstance = z.output<typeof managedInstance>;
+export type FleetSqlServer = z.output<typeof sqlServer>;
+export type FleetDatabase = z.output<typeof database>;
+export type FleetSynapseWorkspace = z.output<typeof synapseWorkspace>;
+export type FleetLogAnalyticsWorkspace = z.output<typeof logAnalyticsWorkspace>;
+export type FleetDiagnosticSetting = z.output<typeof diagnosticSetting>;
+export type FleetLogSetting = z.output<typeof logSetting>;
+export type FleetAuditingPolicy = z.output<typeof auditingPolicy>;
+export type FleetFaults = z.output<typeof faults>;
+export type FleetThrottleBurst = z.output<typeof throttleBurst>;
+export type LatencyDistribution = z.output<typeof latencyDistribution>;
+export type LroMode = z.output<typeof lroMode>;

@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { createCertificateAuthority, issueServerCertificate } from "./tls/certificates.js";
+import type { CertificateAuthority } from "./tls/certificates.js";
+import { TokenAuthority } from "./identity/tokens.js";
+import { createMsiHandler, MSI_PATH } from "./identity/msi-endpoint.js";
+import { serve } from "./http/server.js";
+import type { RunningHttpServer } from "./http/server.js";
+import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "./http-contracts.js";
+import type { LogAnalyticsStore, ResourceGraphStore } from "./data-contracts.js";
+import { Estate } from "./estate/estate.js";
+import { FaultInjector } from "./faults/faults.js";
+import { loadFleetFile, validateFleet } from "./fleet/load.js";
+import type { SqlStateValidator } from "./fleet/load.js";
+import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
+import { createArmHandler } from "./arm/handler.js";
+import { providerId } from "./estate/ids.js";
+
+/**
+ * Starts the local Azure estate: one HTTPS server per service (ARM, Log Analytics) on a loopback port chosen by
+ * the OS, with a certificate for localhost/127.0.0.1 from the emulator's own CA, and the plain-HTTP
+ * managed-identity endpoint. Everything a client needs to reach it comes back in RunningEmulator.
+ */
+
+/** Context handed to the query services and the TDS server when they are mounted. */
+export interface ServiceContext {
+  estate: Estate;
+  authority: TokenAuthority;
+  faults: FaultInjector;
+  ca: CertificateAuthority;
+  host: string;
+}
+
+/**
+ * Integration point for the query services of emulator/loganalytics. When not given, startEmulator looks for
+ * `emulator/loganalytics/index.js` exporting `createLogAnalyticsHandler(store)` and
+ * `createResourceGraphHandler(store)` and mounts whichever exists.
+ */
+export interface QueryServiceFactories {
+  /** Serves the Log Analytics query API; receives requests with their full path (`/v1/workspaces/{id}/query`, `/v1/$batch`, `/v1/{resourceId}/query`). */
+  logAnalytics?: (store: LogAnalyticsStore) => EmulatorHandler;
+  /** Serves POST /providers/Microsoft.ResourceGraph/resources (after ARM authentication and api-version checks). */
+  resourceGraph?: (store: ResourceGraphStore) => EmulatorHandler;
+}
+
+/** The TDS endpoint (emulator/tds), added at integration: started with the emulator, stopped with it. */
+export interface RunningTdsServer {
+  host: string;
+  port: number;
+  stop(): Promise<void>;
+}
+export type TdsServerFactory = (context: ServiceContext) => Promise<RunningTdsServer>;
+
+export interface StartEmulatorOptions {
+  fleet?: Fleet | FleetInput;
+  fleetFile?: string;
+  /** Loopback address to listen on (default 127.0.0.1). */
+  host?: string;
+  now?: () => Date;
+  services?: QueryServiceFactories;
+  tds?: TdsServerFactory;
+  /** Validates each instance's `sql:` state (emulator/mi's zod schema); used at fleet load. */
+  validateSql?: SqlStateValidator;
+  /** Fix the X-IDENTITY-HEADER secret instead of generating one. */
+  identityHeader?: string;
+}
+
+export interface RunningEmulator {
+  /** e.g. https://127.0.0.1:40123 — pass as `endpoint` to the ARM clients and ResourceGraphClient. */
+  armUrl: string;
+  /** e.g. https://127.0.0.1:40124/v1 — pass as LogsQueryClient's `endpoint`. */
+  logAnalyticsUrl: string;
+  /** IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityCredential and DefaultAzureCredential. */
+  identity: { endpoint: string; header: string };
+  caPem: string;
+  /** The CA certificate written to a file (NODE_EXTRA_CA_CERTS, the baseline's CA setting). */
+  caFile: string;
+  ca: CertificateAuthority;
+  tenantId: string;
+  scanner: FleetIdentity;
+  fleet: Fleet;
+  estate: Estate;
+  authority: TokenAuthority;
+  faults: FaultInjector;
+  tds?: RunningTdsServer;
+  /** Requests received per service since start. */
+  requestCounts(): { arm: number; logAnalytics: number; identity: number };
+  /** Issues a token as the identity endpoint would (default: the scanner) — for tests and tools. */
+  issueToken(resource: string, identity?: FleetIdentity, lifetimeSeconds?: number): string;
+  stop(): Promise<void>;
+}
+
+async function discoverQueryServices(): Promise<QueryServiceFactories> {
+  // A variable specifier keeps this optional module out of the type-checker until it exists.
+  const specifier = "./loganalytics/index.js";
+  try {
+    const mod = (await import(specifier)) as Record<string, unknown>;
+    const factories: QueryServiceFactories = {};
+    if (typeof mod.createLogAnalyticsHandler === "function") factories.logAnalytics = mod.createLogAnalyticsHandler as QueryServiceFactories["logAnalytics"];
+    if (typeof mod.createResourceGraphHandler === "function") factories.resourceGraph = mod.createResourceGraphHandler as QueryServiceFactories["resourceGraph"];
+    return factories;
+  } catch {
+    return {};
+  }
+}
+
+const LOG_ANALYTICS_AUDIENCES = ["https://api.loganalytics.io", "https://api.loganalytics.azure.com"];
+
+function logAnalyticsError(status: number, code: string, message: string, headers: Record<string, string> = {}): EmulatorResponse {
+  return { status, headers, json: { error: { message, code, correlationId: randomUUID() } } };
+}
+
+/** Log Analytics' own authentication, faults and the mounted query handler. */
+function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined): EmulatorHandler {
+  return async (request: EmulatorRequest) => {
+    const header = request.headers["authorization"];
+    const token = header && /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
+    if (!token) return logAnalyticsError(401, "AuthorizationRequiredError", "Valid authentication was not provided");
+    const check = context.authority.verify(token, LOG_ANALYTICS_AUDIENCES);
+    if (!check.ok) {
+      const inner = check.failure.reason === "expired" ? "TokenExpired" : check.failure.reason === "audience" ? "InvalidAudience" : "SignatureVerificationFailed";
+      return {
+        status: 403,
+        json: { error: { message: "The provided authentication is not valid for this resource", code: "InvalidTokenError", correlationId: randomUUID(), innererror: { code: inner, message: check.failure.message } } },
+      };
+    }
+    const fault = context.faults.forHttp("logAnalytics");
+    if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.kind === "throttle") {
+      return logAnalyticsError(429, "ThrottledError", "Too many requests. Please retry after some time.", {
+        "retry-after": String(fault.retryAfterSeconds),
+        ...(fault.retryAfterMs !== undefined ? { "retry-after-ms": String(fault.retryAfterMs) } : {}),
+      });
+    }
+    if (fault.kind === "server-error") return logAnalyticsError(500, "InternalServerError", "An internal error occurred.");
+    if (!inner) return logAnalyticsError(501, "NotImplemented", "The Log Analytics query service is not mounted in this emulator instance.");
+    return inner(request);
+  };
+}
+
+export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
+  const fleet: Fleet = options.fleetFile
+    ? loadFleetFile(options.fleetFile, options.validateSql ? { validateSql: options.validateSql } : {})
+    : validateFleet(options.fleet, { source: "fleet", ...(options.validateSql ? { validateSql: options.validateSql } : {}) });
+  const host = options.host ?? "127.0.0.1";
+  const estate = new Estate(fleet, options.now ? { now: options.now } : {});
+  const authority = new TokenAuthority({ tenantId: fleet.tenantId });
+  const faults = new FaultInjector(fleet.faults);
+  const ca = createCertificateAuthority();
+  const leaf = issueServerCertificate(ca, { commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] });
+  const dir = mkdtempSync(join(tmpdir(), "auditguard-emulator-"));
+  const caFile = join(dir, "emulator-ca.pem");
+  writeFileSync(caFile, ca.certPem);
+  const context: ServiceContext = { estate, authority, faults, ca, host };
+  const services = options.services ?? (await discoverQueryServices());
+  const nowMs = options.now ? () => options.now!().getTime() : () => Date.now();
+
+  const identities = [fleet.scanner, ...fleet.otherIdentities];
+  const firstSub = fleet.subscriptions[0]!.id;
+  const identityResourceId = (i: { displayName: string }) =>
+    providerId(firstSub, "auditguard", "Microsoft.ManagedIdentity", "userAssignedIdentities", i.displayName.replace(/[^A-Za-z0-9-_]/g, "-"));
+  const msi = createMsiHandler({
+    authority,
+    defaultIdentity: fleet.scanner,
+    identities,
+    ...(options.identityHeader ? { header: options.identityHeader } : {}),
+    now: nowMs,
+    identityResourceId,
+  });
+
+  const started: RunningHttpServer[] = [];
+  let tds: RunningTdsServer | undefined;
+  try {
+    const arm = await serve(
+      createArmHandler({
+        estate,
+        authority,
+        faults,
+        rateLimits: fleet.rateLimits,
+        lro: fleet.lro,
+        lroPollsBeforeDone: fleet.lroPollsBeforeDone,
+        ...(services.resourceGraph ? { resourceGraph: services.resourceGraph(estate) } : {}),
+        nowMs,
+      }),
+      { host, tls: leaf },
+    );
+    started.push(arm);
+    const logAnalytics = await serve(logAnalyticsFront(context, services.logAnalytics?.(estate)), { host, tls: leaf });
+    started.push(logAnalytics);
+    const identity = await serve(msi.handler, { host });
+    started.push(identity);
+    if (options.tds) tds = await options.tds(context);
+
+    return {
+      armUrl: arm.url,
+      logAnalyticsUrl: `${logAnalytics.url}/v1`,
+      identity: { endpoint: `${identity.url}${MSI_PATH}`, header: msi.header },
+      caPem: ca.certPem,
+      caFile,
+      ca,
+      tenantId: fleet.tenantId,
+      scanner: fleet.scanner,
+      fleet,
+      estate,
+      authority,
+      faults,
+      ...(tds ? { tds } : {}),
+      requestCounts: () => ({ arm: arm.requestCount(), logAnalytics: logAnalytics.requestCount(), identity: identity.requestCount() }),
+      issueToken: (resource, who = fleet.scanner, lifetimeSeconds = 3600) =>
+        authority.issue(resource, { oid: who.principalId, appid: who.clientId, name: who.displayName }, lifetimeSeconds, nowMs()).token,
+      stop: async () => {
+        await tds?.stop();
+        await Promise.all(started.map((s) => s.close()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await tds?.stop();
+    await Promise.all(started.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
