@@ -1,0 +1,246 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { SqlManagementClient } from "@azure/arm-sql";
+import type { TokenCredential } from "@azure/core-auth";
+import { startEmulator } from "../../emulator/server.js";
+import type { RunningEmulator } from "../../emulator/server.js";
+import { rawRequest } from "../../emulator/http/request.js";
+import { TokenAuthority } from "../../emulator/identity/tokens.js";
+import { parseFleet } from "../../emulator/fleet/load.js";
+import { readFileSync } from "node:fs";
+import { shippedFleet } from "../../emulator/fleets/paths.js";
+import type { FleetInput } from "../../emulator/fleet/schema.js";
+
+// ARM's failure answers: 401s, 403s, api-version errors, 404s, invalid PUT bodies, 429s and throttling headers.
+const SUB = "11111111-1111-4111-8111-111111111111";
+const RO_SUB = "22222222-2222-4222-8222-222222222222";
+const SERVER = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-good`;
+
+let emu: RunningEmulator;
+const arm = "https://management.azure.com/";
+
+function fleetWith(change: (f: FleetInput) => void): FleetInput {
+  const base = JSON.parse(JSON.stringify(parseFleet(readFileSync(shippedFleet("test-small.yaml"), "utf8")))) as FleetInput;
+  change(base);
+  return base;
+}
+
+before(async () => {
+  emu = await startEmulator({
+    fleet: fleetWith((f) => {
+      f.faults = { seed: 3, throttleBursts: [{ service: "arm", subscriptionId: RO_SUB, startAtRequest: 1, requests: 2, retryAfterSeconds: 1, retryAfterMs: 20 }] };
+    }),
+  });
+});
+
+after(async () => {
+  await emu?.stop();
+});
+
+const get = (path: string, headers: Record<string, string> = {}) => rawRequest(`${emu.armUrl}${path}`, { headers, ca: emu.caPem });
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe("authentication (401)", () => {
+  const path = `${SERVER}?api-version=2022-08-01-preview`;
+
+  it("no Authorization header: AuthenticationFailed with a WWW-Authenticate challenge", async () => {
+    const res = await get(path);
+    assert.equal(res.status, 401);
+    assert.deepEqual(res.json(), { error: { code: "AuthenticationFailed", message: "Authentication failed. The 'Authorization' header is missing." } });
+    assert.match(res.headers["www-authenticate"] ?? "", /^Bearer authorization_uri="https:\/\/login\.windows\.net\/", error="invalid_token"/);
+  });
+
+  it("a token signed by another authority: InvalidAuthenticationToken", async () => {
+    const forger = new TokenAuthority({ tenantId: emu.tenantId });
+    const forged = forger.issue(arm, { oid: emu.scanner.principalId }).token;
+    const res = await get(path, auth(forged));
+    assert.equal(res.status, 401);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, "InvalidAuthenticationToken");
+  });
+
+  it("an expired token: ExpiredAuthenticationToken with both times", async () => {
+    const expired = emu.authority.issue(arm, { oid: emu.scanner.principalId }, 60, Date.now() - 3600_000).token;
+    const res = await get(path, auth(expired));
+    assert.equal(res.status, 401);
+    const error = res.json<{ error: { code: string; message: string } }>().error;
+    assert.equal(error.code, "ExpiredAuthenticationToken");
+    assert.match(error.message, /^The access token expiry UTC time '.+ [AP]M' is earlier than current UTC time '.+ [AP]M'\.$/);
+  });
+
+  it("a token for another audience: InvalidAuthenticationTokenAudience listing the allowed ones", async () => {
+    const res = await get(path, auth(emu.issueToken("https://api.loganalytics.io")));
+    assert.equal(res.status, 401);
+    const error = res.json<{ error: { code: string; message: string } }>().error;
+    assert.equal(error.code, "InvalidAuthenticationTokenAudience");
+    assert.ok(error.message.includes("'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'"));
+  });
+
+  it("accepts both ARM audiences with and without the trailing slash", async () => {
+    for (const audience of ["https://management.azure.com", "https://management.azure.com/", "https://management.core.windows.net/", "https://management.core.windows.net"]) {
+      const res = await get(path, auth(emu.issueToken(audience)));
+      assert.equal(res.status, 200, audience);
+    }
+  });
+
+  it("the SDK surfaces the 401 as a RestError with ARM's code", async () => {
+    const anonymous: TokenCredential = { getToken: async () => ({ token: "not.a.jwt", expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const client = new SqlManagementClient(anonymous, SUB, { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
+    await assert.rejects(client.servers.get("rg-data", "sql-good"), (e: { statusCode?: number; code?: string }) => e.statusCode === 401 && e.code === "InvalidAuthenticationToken");
+  });
+});
+
+describe("authorization (403)", () => {
+  it("an identity without any role gets AuthorizationFailed naming the action and scope", async () => {
+    const token = emu.issueToken(arm, emu.fleet.otherIdentities[0]);
+    const res = await get(`${SERVER}/auditingSettings/default?api-version=2021-11-01-preview`, auth(token));
+    assert.equal(res.status, 403);
+    const error = res.json<{ error: { code: string; message: string } }>().error;
+    assert.equal(error.code, "AuthorizationFailed");
+    assert.ok(error.message.includes("'Microsoft.Sql/servers/auditingSettings/read'"));
+    assert.ok(error.message.includes(`over scope '${SERVER}'`));
+  });
+
+  it("a Reader can read but not PUT an auditing policy", async () => {
+    const token = emu.issueToken(arm);
+    const server = `/subscriptions/${RO_SUB}/resourceGroups/rg-ro/providers/Microsoft.Sql/servers/sql-readonly`;
+    // The first two requests in this subscription are throttled by the fleet's burst; wait them out.
+    let read = await get(`${server}/auditingSettings/default?api-version=2021-11-01-preview`, auth(token));
+    while (read.status === 429) read = await get(`${server}/auditingSettings/default?api-version=2021-11-01-preview`, auth(token));
+    assert.equal(read.status, 200);
+    const put = await rawRequest(`${emu.armUrl}${server}/auditingSettings/default?api-version=2021-11-01-preview`, {
+      method: "PUT",
+      headers: auth(token),
+      body: JSON.stringify({ properties: { state: "Enabled", isAzureMonitorTargetEnabled: true } }),
+      ca: emu.caPem,
+    });
+    assert.equal(put.status, 403);
+    assert.ok(put.json<{ error: { message: string } }>().error.message.includes("Microsoft.Sql/servers/auditingSettings/write"));
+  });
+});
+
+describe("api-version", () => {
+  const token = () => auth(emu.issueToken(arm));
+
+  it("missing: MissingApiVersionParameter", async () => {
+    const res = await get(SERVER, token());
+    assert.equal(res.status, 400);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, "MissingApiVersionParameter");
+  });
+
+  it("unknown on a provider route: NoRegisteredProviderFound listing the supported versions", async () => {
+    const res = await get(`${SERVER}?api-version=2099-01-01`, token());
+    assert.equal(res.status, 400);
+    const error = res.json<{ error: { code: string; message: string } }>().error;
+    assert.equal(error.code, "NoRegisteredProviderFound");
+    assert.ok(error.message.includes("2022-08-01-preview"));
+  });
+
+  it("unknown on /subscriptions: InvalidApiVersionParameter", async () => {
+    const res = await get(`/subscriptions?api-version=1999-01-01`, token());
+    assert.equal(res.status, 400);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, "InvalidApiVersionParameter");
+  });
+});
+
+describe("not found (404)", () => {
+  const token = () => auth(emu.issueToken(arm));
+
+  it("ResourceNotFound, ResourceGroupNotFound and SubscriptionNotFound with ARM's messages", async () => {
+    const missing = await get(`/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/nope?api-version=2022-08-01-preview`, token());
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.json(), {
+      error: {
+        code: "ResourceNotFound",
+        message: "The Resource 'Microsoft.Sql/servers/nope' under resource group 'rg-data' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+      },
+    });
+    const rg = await get(`/subscriptions/${SUB}/resourceGroups/rg-missing/providers/Microsoft.Sql/servers?api-version=2022-08-01-preview`, token());
+    assert.equal(rg.status, 404);
+    assert.deepEqual(rg.json(), { error: { code: "ResourceGroupNotFound", message: "Resource group 'rg-missing' could not be found." } });
+    const sub = await get(`/subscriptions/33333333-3333-4333-8333-333333333333/providers/Microsoft.Sql/servers?api-version=2022-08-01-preview`, token());
+    assert.equal(sub.status, 404);
+    assert.equal(sub.json<{ error: { code: string } }>().error.code, "SubscriptionNotFound");
+  });
+});
+
+describe("invalid PUT bodies (400)", () => {
+  const put = (body: unknown) =>
+    rawRequest(`${emu.armUrl}${SERVER}/auditingSettings/default?api-version=2021-11-01-preview`, {
+      method: "PUT",
+      headers: auth(emu.issueToken(arm)),
+      body: JSON.stringify(body),
+      ca: emu.caPem,
+    });
+
+  it("state must be Enabled or Disabled", async () => {
+    const res = await put({ properties: { state: "On" } });
+    assert.equal(res.status, 400);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, "InvalidRequestContent");
+  });
+
+  it("Enabled needs a storage endpoint or the Azure Monitor target", async () => {
+    const res = await put({ properties: { state: "Enabled" } });
+    assert.equal(res.status, 400);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, "DataSecurityInvalidUserSuppliedParameter");
+  });
+
+  it("a storage endpoint needs its key (unless a managed identity is used)", async () => {
+    const res = await put({ properties: { state: "Enabled", storageEndpoint: "https://acct.blob.core.windows.net" } });
+    assert.equal(res.status, 400);
+    assert.match(res.json<{ error: { message: string } }>().error.message, /storageAccountAccessKey/);
+  });
+});
+
+describe("throttling", () => {
+  it("x-ms-ratelimit-remaining-subscription-reads counts down per subscription", async () => {
+    const token = auth(emu.issueToken(arm));
+    const a = await get(`${SERVER}?api-version=2022-08-01-preview`, token);
+    const b = await get(`${SERVER}?api-version=2022-08-01-preview`, token);
+    const ra = Number(a.headers["x-ms-ratelimit-remaining-subscription-reads"]);
+    const rb = Number(b.headers["x-ms-ratelimit-remaining-subscription-reads"]);
+    assert.equal(rb, ra - 1);
+  });
+
+  it("a 429 burst carries Retry-After; the SDK waits and retries without a storm", async () => {
+    const fresh = await startEmulator({
+      fleet: fleetWith((f) => {
+        f.faults = { seed: 1, throttleBursts: [{ service: "arm", startAtRequest: 1, requests: 2, retryAfterSeconds: 1, retryAfterMs: 30 }] };
+      }),
+    });
+    try {
+      const raw = await rawRequest(`${fresh.armUrl}${SERVER}?api-version=2022-08-01-preview`, { headers: auth(fresh.issueToken(arm)), ca: fresh.caPem });
+      assert.equal(raw.status, 429);
+      assert.equal(raw.headers["retry-after"], "1");
+      assert.equal(raw.json<{ error: { code: string } }>().error.code, "SubscriptionRequestsThrottled");
+      const credential: TokenCredential = { getToken: async () => ({ token: fresh.issueToken(arm), expiresOnTimestamp: Date.now() + 3600_000 }) };
+      const client = new SqlManagementClient(credential, SUB, { endpoint: fresh.armUrl, tlsOptions: { ca: fresh.caPem } });
+      const before = fresh.requestCounts().arm;
+      const server = await client.servers.get("rg-data", "sql-good");
+      assert.equal(server.name, "sql-good");
+      // One more throttled answer, then success: two requests, not a storm.
+      assert.equal(fresh.requestCounts().arm - before, 2);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("an exhausted subscription budget answers 429 until the window ends", async () => {
+    const fresh = await startEmulator({
+      fleet: fleetWith((f) => {
+        f.rateLimits = { reads: 2, writes: 1, windowSeconds: 60 };
+      }),
+    });
+    try {
+      const token = auth(fresh.issueToken(arm));
+      const url = `${fresh.armUrl}${SERVER}?api-version=2022-08-01-preview`;
+      const first = await rawRequest(url, { headers: token, ca: fresh.caPem });
+      assert.equal(first.headers["x-ms-ratelimit-remaining-subscription-reads"], "1");
+      await rawRequest(url, { headers: token, ca: fresh.caPem });
+      const third = await rawRequest(url, { headers: token, ca: fresh.caPem });
+      assert.equal(third.status, 429);
+      assert.ok(Number(third.headers["retry-after"]) >= 1);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
