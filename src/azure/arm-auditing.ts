@@ -1,0 +1,130 @@
+import type { DiagnosticSettingsResource } from "@azure/arm-monitor";
+import type { AzureClients } from "./clients.js";
+
+/**
+ * Reads and writes the ARM side of auditing: server auditing policies of SQL logical servers and of Synapse
+ * workspaces' managed SQL server (both long-running PUTs), and diagnostic settings on any resource.
+ */
+export type PolicyKind = "sql-server" | "synapse-workspace";
+export type PolicyName = "auditingSettings" | "extendedAuditingSettings";
+
+export interface PolicyTarget {
+  kind: PolicyKind;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+/** The policy as ARM returns it, properties flattened as the SDKs do, unknown fields kept. */
+export type AuditingPolicy = Record<string, unknown>;
+
+const LRO_POLL_MS = 1_000;
+
+/** Fields a resource envelope carries that must never go back in a PUT body. */
+const READ_ONLY = new Set(["id", "name", "type", "systemData", "kind"]);
+
+function plain(value: object): AuditingPolicy {
+  return Object.fromEntries(Object.entries(value).filter(([key, v]) => v !== undefined && !READ_ONLY.has(key)));
+}
+
+export async function getAuditingPolicy(clients: AzureClients, target: PolicyTarget, policy: PolicyName, signal?: AbortSignal): Promise<AuditingPolicy> {
+  const options = { abortSignal: signal };
+  if (target.kind === "sql-server") {
+    const sql = clients.sql(target.subscriptionId);
+    return plain(
+      policy === "extendedAuditingSettings"
+        ? await sql.extendedServerBlobAuditingPolicies.get(target.resourceGroup, target.name, options)
+        : await sql.serverBlobAuditingPolicies.get(target.resourceGroup, target.name, options),
+    );
+  }
+  const synapse = clients.synapse(target.subscriptionId);
+  return plain(
+    policy === "extendedAuditingSettings"
+      ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options)
+      : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options),
+  );
+}
+
+/** PUTs a policy and waits for the long-running operation to finish; returns the resulting policy. */
+export async function putAuditingPolicy(
+  clients: AzureClients,
+  target: PolicyTarget,
+  policy: PolicyName,
+  body: AuditingPolicy,
+  signal?: AbortSignal,
+): Promise<AuditingPolicy> {
+  const options = { abortSignal: signal, updateIntervalInMs: LRO_POLL_MS };
+  // The SDK models validate `state` and the other fields when they serialise the body.
+  const parameters = body as { state: "Enabled" | "Disabled" } & AuditingPolicy;
+  if (target.kind === "sql-server") {
+    const sql = clients.sql(target.subscriptionId);
+    return plain(
+      policy === "extendedAuditingSettings"
+        ? await sql.extendedServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parameters, options)
+        : await sql.serverBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parameters, options),
+    );
+  }
+  const synapse = clients.synapse(target.subscriptionId);
+  return plain(
+    policy === "extendedAuditingSettings"
+      ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parameters, options)
+      : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parameters, options),
+  );
+}
+
+/** The SDKs put a leading slash of an ARM id into the URL as `//subscriptions` (reference/azure-sdk.md §3). */
+export function resourceUriForSdk(resourceId: string): string {
+  return resourceId.replace(/^\/+/, "");
+}
+
+export interface DiagnosticSetting {
+  id?: string;
+  name: string;
+  workspaceId?: string;
+  logAnalyticsDestinationType?: string;
+  storageAccountId?: string;
+  eventHubAuthorizationRuleId?: string;
+  eventHubName?: string;
+  logs: Array<{ category?: string; categoryGroup?: string; enabled: boolean }>;
+  metrics?: Array<{ category?: string; enabled: boolean }>;
+}
+
+function toSetting(resource: DiagnosticSettingsResource): DiagnosticSetting {
+  return {
+    ...(resource.id ? { id: resource.id } : {}),
+    name: String(resource.name),
+    ...(resource.workspaceId ? { workspaceId: resource.workspaceId } : {}),
+    ...(resource.logAnalyticsDestinationType ? { logAnalyticsDestinationType: resource.logAnalyticsDestinationType } : {}),
+    ...(resource.storageAccountId ? { storageAccountId: resource.storageAccountId } : {}),
+    ...(resource.eventHubAuthorizationRuleId ? { eventHubAuthorizationRuleId: resource.eventHubAuthorizationRuleId } : {}),
+    ...(resource.eventHubName ? { eventHubName: resource.eventHubName } : {}),
+    logs: (resource.logs ?? []).map((log) => ({
+      ...(log.category ? { category: log.category } : {}),
+      ...(log.categoryGroup ? { categoryGroup: log.categoryGroup } : {}),
+      enabled: log.enabled,
+    })),
+    ...(resource.metrics ? { metrics: resource.metrics.map((m) => ({ ...(m.category ? { category: m.category } : {}), enabled: m.enabled })) } : {}),
+  };
+}
+
+export async function listDiagnosticSettings(clients: AzureClients, subscriptionId: string, resourceUri: string, signal?: AbortSignal): Promise<DiagnosticSetting[]> {
+  const out: DiagnosticSetting[] = [];
+  for await (const setting of clients.monitor(subscriptionId).diagnosticSettings.list(resourceUriForSdk(resourceUri), { abortSignal: signal })) {
+    out.push(toSetting(setting));
+  }
+  return out;
+}
+
+export async function putDiagnosticSetting(
+  clients: AzureClients,
+  subscriptionId: string,
+  resourceUri: string,
+  name: string,
+  body: Omit<DiagnosticSetting, "name" | "id">,
+  signal?: AbortSignal,
+): Promise<DiagnosticSetting> {
+  const saved = await clients
+    .monitor(subscriptionId)
+    .diagnosticSettings.createOrUpdate(resourceUriForSdk(resourceUri), name, body as DiagnosticSettingsResource, { abortSignal: signal });
+  return toSetting(saved);
+}
