@@ -1,0 +1,100 @@
+import { redact } from "../core/redaction.js";
+
+/**
+ * Turns whatever an observe or apply step threw into a reason a DBA can act on: the service's own code and
+ * message, and, for the permission failures that break remediation more than anything else, which permission is
+ * missing on what. Messages are redacted before they go anywhere.
+ */
+export type Operation =
+  | "inventory"
+  | "read-sql-audit"
+  | "apply-sql-audit"
+  | "read-auditing-policy"
+  | "write-auditing-policy"
+  | "read-diagnostic-settings"
+  | "write-diagnostic-settings"
+  | "read-activity";
+
+export interface DescribedError {
+  code: string;
+  message: string;
+  sqlErrorNumber?: number;
+  missingPermission?: string;
+  /** Worth retrying later (throttling, timeouts, transient SQL errors); not a verdict on the target. */
+  transient: boolean;
+}
+
+const ARM_PERMISSION: Partial<Record<Operation, string>> = {
+  "read-auditing-policy": "Microsoft.Sql/servers/auditingSettings/read (or Microsoft.Synapse/workspaces/auditingSettings/read) — role Reader",
+  "write-auditing-policy": "Microsoft.Sql/servers/auditingSettings/write or Microsoft.Synapse/workspaces/auditingSettings/write — role SQL Security Manager (SQL) or a role with the Synapse action",
+  "read-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/read — role Reader or Monitoring Reader",
+  "write-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/write — role Monitoring Contributor",
+  "read-activity": "Microsoft.Insights/logs/read on the resource, or Log Analytics Reader on its workspace",
+  inventory: "Microsoft.ResourceGraph/resources/read and */read on the scope — role Reader",
+};
+
+// Login/permission failures on a Managed Instance, and what they mean for AuditGuard.
+const SQL_PERMISSION: Record<number, string> = {
+  15247: "ALTER ANY SERVER AUDIT (or CONTROL SERVER) on the instance",
+  300: "VIEW SERVER SECURITY STATE / VIEW ANY DEFINITION on the instance",
+  297: "VIEW SERVER STATE on the instance",
+  18456: "a login for the scanner's identity (CREATE LOGIN ... FROM EXTERNAL PROVIDER)",
+};
+
+// tedious's transient list (lib/transient-error-lookup.js) plus deadlock and lock timeout.
+const SQL_TRANSIENT = new Set([4060, 10928, 10929, 40197, 40501, 40613, 1205, 1222, 49918, 49919, 49920]);
+const NODE_TRANSIENT = new Set(["ETIMEOUT", "ESOCKET", "ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ECONNCLOSED", "EHOSTUNREACH"]);
+
+interface ErrorLike {
+  name?: string;
+  message?: string;
+  code?: string | number;
+  statusCode?: number;
+  number?: number;
+  originalError?: { info?: { number?: number }; code?: string };
+  errors?: unknown[];
+}
+
+function sqlNumber(e: ErrorLike): number | undefined {
+  if (typeof e.number === "number") return e.number;
+  if (typeof e.originalError?.info?.number === "number") return e.originalError.info.number;
+  return undefined;
+}
+
+export function describeError(error: unknown, operation: Operation, resource: string): DescribedError {
+  const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as ErrorLike;
+  const message = redact(e.message ?? String(error));
+
+  if (e.name === "AbortError" || /aborted|deadline reached|scan cancelled/i.test(message)) {
+    return { code: "Cancelled", message, transient: true };
+  }
+  if (typeof e.statusCode === "number") {
+    const code = typeof e.code === "string" ? e.code : `HTTP${e.statusCode}`;
+    const described: DescribedError = { code, message, transient: e.statusCode === 429 || e.statusCode >= 500 || e.statusCode === 408 };
+    if (e.statusCode === 403 || code === "AuthorizationFailed") {
+      const permission = ARM_PERMISSION[operation];
+      if (permission) described.missingPermission = `${permission} on ${resource}`;
+    }
+    return described;
+  }
+  const number = sqlNumber(e);
+  if (number !== undefined) {
+    const described: DescribedError = { code: `SQL${number}`, message, sqlErrorNumber: number, transient: SQL_TRANSIENT.has(number) };
+    const permission = SQL_PERMISSION[number];
+    if (permission) described.missingPermission = `${permission} (${resource})`;
+    return described;
+  }
+  const code = typeof e.code === "string" ? e.code : (e.originalError?.code ?? e.name ?? "Error");
+  if (code === "ELOGIN") {
+    return { code, message, transient: false, missingPermission: `${SQL_PERMISSION[18456]} (${resource})` };
+  }
+  if (code === "EFEDAUTH" || /CredentialUnavailableError|AuthenticationRequiredError|AggregateAuthenticationError/.test(String(e.name))) {
+    return { code: String(code), message, transient: false };
+  }
+  return { code: String(code), message, transient: NODE_TRANSIENT.has(String(code)) };
+}
+
+export function formatReason(described: DescribedError): string {
+  const base = `${described.code}: ${described.message}`;
+  return described.missingPermission ? `${base} — missing permission: ${described.missingPermission}` : base;
+}

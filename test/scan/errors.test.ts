@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { describeError, formatReason } from "../../src/scan/errors.js";
+
+const MI = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi";
+
+test("an ARM 403 names the missing permission on the resource", () => {
+  const d = describeError({ statusCode: 403, code: "AuthorizationFailed", message: "The client does not have authorization" }, "write-diagnostic-settings", MI);
+  assert.equal(d.code, "AuthorizationFailed");
+  assert.equal(d.transient, false);
+  assert.match(d.missingPermission ?? "", /Microsoft\.Insights\/diagnosticSettings\/write.*Monitoring Contributor on \/subscriptions/);
+  assert.match(formatReason(d), /^AuthorizationFailed: The client does not have authorization — missing permission: /);
+});
+
+test("throttling and server errors are transient, client errors are not", () => {
+  assert.equal(describeError({ statusCode: 429, code: "TooManyRequests", message: "x" }, "read-auditing-policy", MI).transient, true);
+  assert.equal(describeError({ statusCode: 503, message: "x" }, "read-auditing-policy", MI).transient, true);
+  assert.equal(describeError({ statusCode: 404, code: "ResourceNotFound", message: "x" }, "read-auditing-policy", MI).transient, false);
+});
+
+test("SQL errors keep their number; permission errors say which permission", () => {
+  const d = describeError({ name: "RequestError", number: 15247, message: "User does not have permission to perform this action." }, "apply-sql-audit", MI);
+  assert.equal(d.code, "SQL15247");
+  assert.equal(d.sqlErrorNumber, 15247);
+  assert.match(d.missingPermission ?? "", /ALTER ANY SERVER AUDIT/);
+  assert.equal(describeError({ number: 40613, message: "Database unavailable" }, "read-sql-audit", MI).transient, true);
+});
+
+test("a refused login explains what the scanner needs", () => {
+  const d = describeError({ name: "ConnectionError", code: "ELOGIN", message: "Login failed for user '<token-identified principal>'." }, "read-sql-audit", MI);
+  assert.equal(d.transient, false);
+  assert.match(d.missingPermission ?? "", /FROM EXTERNAL PROVIDER/);
+});
+
+test("socket failures are transient and cancellations are recognised", () => {
+  assert.equal(describeError({ name: "ConnectionError", code: "ESOCKET", message: "Connection lost" }, "read-sql-audit", MI).transient, true);
+  assert.equal(describeError(Object.assign(new Error("The operation was aborted."), { name: "AbortError" }), "read-activity", MI).code, "Cancelled");
+});
+
+test("secrets in messages are redacted", () => {
+  const d = describeError(new Error("PUT failed with storageAccountAccessKey AccountKey=abcdefghijklmnopqrstuvwxyz0123456789=="), "write-auditing-policy", MI);
+  assert.doesNotMatch(d.message, /abcdefghij/);
+});
