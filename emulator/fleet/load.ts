@@ -39,7 +39,7 @@ export interface LoadFleetOptions {
 export function parseFleet(text: string, options: LoadFleetOptions = {}): Fleet {
   const source = options.source ?? "fleet";
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     throw new FleetValidationError(
       source,

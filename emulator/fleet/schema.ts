@@ -247,6 +247,14 @@ export const fleetSchema = z
     rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
     subscriptions: z.array(subscription).min(1),
     faults: faults.prefault({}),
+    /** What a generated baseline should say about this fleet (the designated workspace, the allowed backup accounts). */
+    baselineHints: z
+      .object({
+        designatedWorkspace: z.string().optional(),
+        allowedBackupStorageAccounts: z.array(z.string()).default([]),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
