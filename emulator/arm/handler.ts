@@ -251,7 +251,9 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     estate.setAuditingPolicy(resource.id, kind, validated.properties);
     const body = auditingPolicyBody(resource, kind, estate.auditingPolicy(resource.id, kind)!);
     const requested = ctx.request.headers["x-emulator-lro"];
-    const mode: LroMode = requested === "async" || requested === "sync" ? requested : resource.lro ?? options.lro;
+    // Database-level policy PUTs are not long-running in the API (200/201 only), so they are always answered at once.
+    const mode: LroMode =
+      resource.type === "Microsoft.Sql/servers/databases" ? "sync" : requested === "async" || requested === "sync" ? requested : resource.lro ?? options.lro;
     if (mode === "sync") return { status: 200, json: body };
     const op = operations.start(body);
     const origin = ctx.request.url.origin;

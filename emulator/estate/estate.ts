@@ -120,6 +120,16 @@ function auditingProperties(policy: FleetAuditingPolicy, extended: boolean, isSq
   return props;
 }
 
+const DISABLED_POLICY: FleetAuditingPolicy = {
+  state: "Disabled",
+  isAzureMonitorTargetEnabled: false,
+  auditActionsAndGroups: [],
+  storageEndpoint: "",
+  retentionDays: 0,
+  storageAccountSubscriptionId: "00000000-0000-0000-0000-000000000000",
+  isStorageSecondaryKeyInUse: false,
+};
+
 export interface EstateOptions {
   now?: () => Date;
 }
@@ -242,8 +252,10 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               sku: db.name === "master" ? { name: "System", tier: "System", capacity: 0 } : { name: "GP_S_Gen5", tier: "GeneralPurpose", family: "Gen5", capacity: 2 },
               properties: { collation: "SQL_Latin1_General_CP1_CI_AS", status: "Online", databaseId: stableGuid(dbId.toLowerCase()) },
             });
-            if (db.auditingSettings) this.policies.set(`${idKey(dbId)}/auditingsettings`, auditingProperties(db.auditingSettings, false, true));
-            if (db.extendedAuditingSettings) this.policies.set(`${idKey(dbId)}/extendedauditingsettings`, auditingProperties(db.extendedAuditingSettings, true, true));
+            // Every database has a database-level policy; Azure reports Disabled until one is set.
+            const dbPolicy = db.auditingSettings ?? DISABLED_POLICY;
+            this.policies.set(`${idKey(dbId)}/auditingsettings`, auditingProperties(dbPolicy, false, true));
+            this.policies.set(`${idKey(dbId)}/extendedauditingsettings`, auditingProperties(db.extendedAuditingSettings ?? dbPolicy, true, true));
             addSettings(dbId, db.diagnosticSettings);
           }
         }

@@ -244,3 +244,38 @@ describe("throttling", () => {
     }
   });
 });
+
+describe("injected faults", () => {
+  it("an unreachable resource fails with a gateway timeout while the rest of the estate answers", async () => {
+    const fresh = await startEmulator({
+      fleet: fleetWith((f) => {
+        f.faults = { unreachable: ["mi-good"] };
+      }),
+    });
+    try {
+      const token = auth(fresh.issueToken(arm));
+      const down = await rawRequest(`${fresh.armUrl}/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/managedInstances/mi-good?api-version=2022-08-01-preview`, { headers: token, ca: fresh.caPem });
+      assert.equal(down.status, 504);
+      assert.equal(down.json<{ error: { code: string } }>().error.code, "GatewayTimeout");
+      const up = await rawRequest(`${fresh.armUrl}/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/managedInstances/mi-nodiag?api-version=2022-08-01-preview`, { headers: token, ca: fresh.caPem });
+      assert.equal(up.status, 200);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("an error rate of 1 answers every request with ARM's 500", async () => {
+    const fresh = await startEmulator({
+      fleet: fleetWith((f) => {
+        f.faults = { errorRate: { arm: 1 } };
+      }),
+    });
+    try {
+      const res = await rawRequest(`${fresh.armUrl}${SERVER}?api-version=2022-08-01-preview`, { headers: auth(fresh.issueToken(arm)), ca: fresh.caPem });
+      assert.equal(res.status, 500);
+      assert.equal(res.json<{ error: { code: string } }>().error.code, "InternalServerError");
+    } finally {
+      await fresh.stop();
+    }
+  });
+});

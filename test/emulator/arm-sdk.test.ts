@@ -169,6 +169,7 @@ describe("SQL servers and their auditing policies", () => {
     });
     assert.equal(put.status, 202);
     assert.equal(put.headers["retry-after"], undefined);
+    assert.match(put.headers["x-ms-ratelimit-remaining-subscription-writes"] ?? "", /^\d+$/);
     const statusUrl = put.headers["azure-asyncoperation"]!;
     assert.ok(put.headers["location"]);
     const first = await rawRequest(statusUrl, { headers: await bearer(), ca: emu.caPem });
@@ -177,6 +178,31 @@ describe("SQL servers and their auditing policies", () => {
     assert.equal(second.json<{ status: string }>().status, "Succeeded");
     const got = await sql.extendedServerBlobAuditingPolicies.get("rg-data", "sql-good");
     assert.equal(got.predicateExpression, "statement <> 'x'");
+  });
+
+  it("the Location URL answers 202 while the operation runs and the resource once it is done", async () => {
+    const put = await rawRequest(`${emu.armUrl}/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-good/auditingSettings/default?api-version=2021-11-01-preview`, {
+      method: "PUT",
+      headers: { ...(await bearer()), "x-emulator-lro": "async" },
+      body: JSON.stringify({ properties: { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["AUDIT_CHANGE_GROUP"] } }),
+      ca: emu.caPem,
+    });
+    assert.equal(put.status, 202);
+    const first = await rawRequest(put.headers["location"]!, { headers: await bearer(), ca: emu.caPem });
+    assert.equal(first.status, 202);
+    const done = await rawRequest(put.headers["location"]!, { headers: await bearer(), ca: emu.caPem });
+    assert.equal(done.status, 200);
+    assert.deepEqual(done.json<{ properties: { auditActionsAndGroups: string[] } }>().properties.auditActionsAndGroups, ["AUDIT_CHANGE_GROUP"]);
+  });
+});
+
+describe("database-level auditing", () => {
+  it("a database without its own policy reports Disabled; a PUT (not an LRO for databases) sets it", async () => {
+    const db = await sql.databaseBlobAuditingPolicies.get("rg-data", "sql-good", "master");
+    assert.equal(db.state, "Disabled");
+    assert.equal(db.type, "Microsoft.Sql/servers/databases/auditingSettings");
+    const put = await sql.databaseBlobAuditingPolicies.createOrUpdate("rg-data", "sql-good", "master", { state: "Enabled", isAzureMonitorTargetEnabled: true });
+    assert.equal(put.state, "Enabled");
   });
 });
 
@@ -193,10 +219,11 @@ describe("Synapse workspaces", () => {
     assert.equal(ws.identity?.type, "SystemAssigned");
   });
 
-  it("gets, lists and PUTs workspace auditing settings (LRO)", async () => {
+  it("gets, lists and PUTs workspace auditing settings (LRO polled through Azure-AsyncOperation)", async () => {
     const before = await synapse.workspaceManagedSqlServerBlobAuditingPolicies.get("rg-data", "syn-one", "default");
     assert.equal(before.state, "Disabled");
     assert.equal(before.type, "Microsoft.Synapse/workspaces/auditingSettings");
+    const requestsBefore = emu.requestCounts().arm;
     const put = await synapse.workspaceManagedSqlServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(
       "rg-data",
       "syn-one",
@@ -205,6 +232,8 @@ describe("Synapse workspaces", () => {
       { updateIntervalInMs: 1, requestOptions: { customHeaders: { "x-emulator-lro": "async" } } } as never,
     );
     assert.equal(put.state, "Enabled");
+    // PUT (202), InProgress, Succeeded, final GET: the 202 shape was really used.
+    assert.ok(emu.requestCounts().arm - requestsBefore >= 4, `requests: ${emu.requestCounts().arm - requestsBefore}`);
     const list = [];
     for await (const p of synapse.workspaceManagedSqlServerBlobAuditingPolicies.listByWorkspace("rg-data", "syn-one")) list.push(p);
     assert.equal(list[0]!.state, "Enabled");

@@ -1,0 +1,77 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { ResourceGraphClient } from "@azure/arm-resourcegraph";
+import type { TokenCredential } from "@azure/core-auth";
+import { startEmulator } from "../../emulator/server.js";
+import type { RunningEmulator } from "../../emulator/server.js";
+import { shippedFleet } from "../../emulator/fleets/paths.js";
+import { rawRequest } from "../../emulator/http/request.js";
+import type { ResourceGraphStore } from "../../emulator/data-contracts.js";
+
+// Resource Graph is mounted behind ARM's authentication and api-version checks; the KQL engine itself lives in
+// emulator/loganalytics (another engineer's), so here a stub stands in for it to prove the mounting.
+const ARM = "https://management.azure.com/";
+
+function credentialFor(emu: RunningEmulator): TokenCredential {
+  return { getToken: async () => ({ token: emu.issueToken(ARM), expiresOnTimestamp: Date.now() + 3600_000 }) };
+}
+
+describe("Resource Graph mounting", () => {
+  it("a registered handler gets the store and answers ResourceGraphClient's POST", async () => {
+    let seen: ResourceGraphStore | undefined;
+    const emu = await startEmulator({
+      fleetFile: shippedFleet("test-small.yaml"),
+      services: {
+        resourceGraph: (store) => {
+          seen = store;
+          return () => {
+            const rows = [...store.resources()].filter((r) => r.type === "microsoft.sql/managedinstances");
+            return { status: 200, json: { totalRecords: rows.length, count: rows.length, resultTruncated: "false", data: rows.map((r) => ({ id: r.id, name: r.name })), facets: [] } };
+          };
+        },
+      },
+    });
+    try {
+      const client = new ResourceGraphClient(credentialFor(emu), { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
+      const result = await client.resources({ query: "Resources | where type =~ 'microsoft.sql/managedinstances' | project id, name" });
+      assert.equal(result.totalRecords, 4);
+      assert.ok(seen);
+      assert.deepEqual(seen.subscriptionIds().sort(), ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]);
+      const anonymous = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, { method: "POST", body: "{}", ca: emu.caPem });
+      assert.equal(anonymous.status, 401);
+      const badVersion = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2000-01-01`, {
+        method: "POST",
+        body: "{}",
+        headers: { authorization: `Bearer ${emu.issueToken(ARM)}` },
+        ca: emu.caPem,
+      });
+      assert.equal(badVersion.status, 400);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it("with the real KQL handler from emulator/loganalytics", async (t) => {
+    const present = ["../../emulator/loganalytics/index.ts", "../../emulator/loganalytics/index.js"].some((p) => existsSync(new URL(p, import.meta.url)));
+    const emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
+    try {
+      if (!present) {
+        const res = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, {
+          method: "POST",
+          body: JSON.stringify({ query: "Resources" }),
+          headers: { authorization: `Bearer ${emu.issueToken(ARM)}` },
+          ca: emu.caPem,
+        });
+        assert.equal(res.status, 501);
+        t.todo("emulator/loganalytics has no index exporting createResourceGraphHandler yet: query through ResourceGraphClient once it does");
+        return;
+      }
+      const client = new ResourceGraphClient(credentialFor(emu), { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
+      const result = await client.resources({ query: "Resources | where type =~ 'microsoft.sql/managedinstances' | project id, name" });
+      assert.equal(result.totalRecords, 4);
+    } finally {
+      await emu.stop();
+    }
+  });
+});
