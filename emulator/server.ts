@@ -17,6 +17,7 @@ import type { SqlStateValidator } from "./fleet/load.js";
 import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
 import { createArmHandler } from "./arm/handler.js";
 import { providerId } from "./estate/ids.js";
+import { isAuthorized } from "./arm/rbac.js";
 
 /**
  * Starts the local Azure estate: one HTTPS server per service (ARM, Log Analytics) on a loopback port chosen by
@@ -112,6 +113,25 @@ function logAnalyticsError(status: number, code: string, message: string, header
   return { status, headers, json: { error: { message, code, correlationId: randomUUID() } } };
 }
 
+/**
+ * Workspace queries need read access to the workspace (resource-centric ones to the resource), as Log Analytics'
+ * RBAC check does; unknown workspaces are left to the query handler's own not-found answer.
+ */
+function logAnalyticsAccess(context: ServiceContext, request: EmulatorRequest, objectId: string): EmulatorResponse | undefined {
+  const path = request.url.pathname.replace(/^\/v1/i, "");
+  let scope: string | undefined;
+  const workspace = /^\/workspaces\/([^/]+)\//i.exec(path);
+  if (workspace) scope = context.estate.workspaceByCustomerId(decodeURIComponent(workspace[1]!))?.resourceId;
+  else if (/^\/subscriptions\//i.test(path)) scope = path.replace(/\/query$/i, "");
+  if (!scope) return undefined;
+  const identity = context.estate.identities.find((i) => i.principalId.toLowerCase() === objectId.toLowerCase());
+  if (isAuthorized(identity, "Microsoft.OperationalInsights/workspaces/query/read", scope)) return undefined;
+  return {
+    status: 403,
+    json: { error: { message: "The provided credentials have insufficient access to perform the requested operation", code: "InsufficientAccessError", correlationId: randomUUID() } },
+  };
+}
+
 /** Log Analytics' own authentication, faults and the mounted query handler. */
 function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined): EmulatorHandler {
   return async (request: EmulatorRequest) => {
@@ -126,6 +146,8 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
         json: { error: { message: "The provided authentication is not valid for this resource", code: "InvalidTokenError", correlationId: randomUUID(), innererror: { code: inner, message: check.failure.message } } },
       };
     }
+    const denied = logAnalyticsAccess(context, request, check.claims.oid);
+    if (denied) return denied;
     const fault = context.faults.forHttp("logAnalytics");
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === "throttle") {
