@@ -203,6 +203,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         rateLimits: fleet.rateLimits,
         lro: fleet.lro,
         lroPollsBeforeDone: fleet.lroPollsBeforeDone,
+        ...(fleet.armPageSize ? { pageSize: fleet.armPageSize } : {}),
         ...(services.resourceGraph ? { resourceGraph: services.resourceGraph(estate) } : {}),
         nowMs,
       }),

@@ -28,6 +28,8 @@ export interface ArmHandlerOptions {
   /** Resource Graph's query handler (emulator/loganalytics); POST /providers/Microsoft.ResourceGraph/resources. */
   resourceGraph?: EmulatorHandler;
   nowMs?: () => number;
+  /** Items per page of list answers (nextLink paging); unset answers every list in one page. */
+  pageSize?: number;
   /** Called for every request (tests count requests per route). */
   onRequest?: (request: EmulatorRequest) => void;
 }
@@ -189,7 +191,7 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       const denied = authorize(ctx, `${type}/read`, scope);
       if (denied) return denied;
       if (resourceGroup && !estate.resourceGroup(subscriptionId, resourceGroup)) return E.resourceGroupNotFound(resourceGroup);
-      return { status: 200, json: { value: estate.resourcesOfType(type, subscriptionId, resourceGroup).map(resourceBody) } };
+      return page(ctx, estate.resourcesOfType(type, subscriptionId, resourceGroup).map(resourceBody));
     }
     if (!resourceGroup) return E.armError(404, "NotFound", `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);
 
@@ -228,6 +230,22 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       return E.invalidResourceType(originalTypeSegments.join("/"), namespaceOriginal, apiVersion);
     }
     return auditingPolicy(ctx, resource, policyKind, tail[1] ? originalTypeSegments[depth + 1] : undefined);
+  }
+
+  /** A list answer, split into pages with an absolute nextLink when the fleet sets armPageSize. */
+  function page(ctx: Context, items: unknown[]): EmulatorResponse {
+    const size = options.pageSize;
+    if (!size || items.length <= size) {
+      if (!ctx.request.url.searchParams.has("$skiptoken")) return { status: 200, json: { value: items } };
+    }
+    const skip = Number(ctx.request.url.searchParams.get("$skiptoken") ?? "0");
+    if (!Number.isInteger(skip) || skip < 0) return E.armError(400, "InvalidSkipToken", "The skip token is invalid.");
+    const end = size ? skip + size : items.length;
+    const value = items.slice(skip, end);
+    if (end >= items.length) return { status: 200, json: { value } };
+    const next = new URL(ctx.request.url.href);
+    next.searchParams.set("$skiptoken", String(end));
+    return { status: 200, json: { value, nextLink: next.href } };
   }
 
   function auditingPolicy(ctx: Context, resource: EstateResource, kind: AuditingPolicyKind, name: string | undefined): EmulatorResponse {
@@ -304,7 +322,7 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     if (faults.isUnreachable(resource.id)) return E.gatewayTimeout("Microsoft.Insights");
     if (name === undefined) {
       if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
-      return { status: 200, json: { value: estate.diagnosticSettings(resourceUri).map((s) => diagnosticSettingBody(s, ctx.apiVersion)) } };
+      return page(ctx, estate.diagnosticSettings(resourceUri).map((s) => diagnosticSettingBody(s, ctx.apiVersion)));
     }
     if (rest.length > 1) return E.invalidResourceType(`diagnosticSettings/${rest.slice(1).join("/")}`, "Microsoft.Insights", ctx.apiVersion);
     if (method === "GET") {

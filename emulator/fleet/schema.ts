@@ -244,6 +244,8 @@ export const fleetSchema = z
     lro: lroMode.default("sync"),
     /** Polls answered InProgress before an async operation reports Succeeded. */
     lroPollsBeforeDone: z.number().int().min(0).default(1),
+    /** Items per page of ARM list answers (nextLink paging), to exercise pagers; unset answers in one page. */
+    armPageSize: z.number().int().min(1).optional(),
     rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
     subscriptions: z.array(subscription).min(1),
     faults: faults.prefault({}),
