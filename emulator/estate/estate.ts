@@ -229,6 +229,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               minimalTlsVersion: "1.2",
               publicNetworkAccess: server.publicNetworkAccess,
               restrictOutboundNetworkAccess: "Disabled",
+              externalGovernanceStatus: "Disabled",
             },
           });
           this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(server.auditingSettings, false, true));

@@ -297,3 +297,54 @@ describe("Subscriptions", () => {
     assert.equal(body.value[0]!.id, `/subscriptions/${body.value[0]!.subscriptionId}`);
   });
 });
+
+/** Every key of the example (recursively through objects; arrays by their first item) exists in the answer. */
+function assertCovers(example: unknown, actual: unknown, path = "$"): void {
+  if (Array.isArray(example)) {
+    assert.ok(Array.isArray(actual), `${path} is an array`);
+    if (example.length > 0 && (actual as unknown[]).length > 0) assertCovers(example[0], (actual as unknown[])[0], `${path}[0]`);
+    return;
+  }
+  if (example && typeof example === "object") {
+    assert.ok(actual && typeof actual === "object", `${path} is an object`);
+    for (const [key, value] of Object.entries(example)) {
+      assert.ok(key in (actual as object), `${path}.${key} present`);
+      assertCovers(value, (actual as Record<string, unknown>)[key], `${path}.${key}`);
+    }
+    return;
+  }
+  assert.equal(typeof actual, typeof example, `${path} has the example's type`);
+}
+
+describe("answers cover the spec examples' shapes", () => {
+  // Skeletons of the examples named in reference/azure-sdk.md §9 (values replaced by ones of the same type).
+  const serverList = {
+    value: [{ id: "", name: "", type: "", location: "", kind: "", properties: { fullyQualifiedDomainName: "", administratorLogin: "", version: "", state: "", publicNetworkAccess: "", restrictOutboundNetworkAccess: "", externalGovernanceStatus: "", privateEndpointConnections: [] } }],
+  };
+  const workspaceList = {
+    value: [{ id: "", name: "", type: "", location: "", properties: { defaultDataLakeStorage: { accountUrl: "", filesystem: "" }, connectivityEndpoints: { dev: "", sql: "" }, sqlAdministratorLogin: "", managedResourceGroupName: "", provisioningState: "" }, tags: {} }],
+  };
+  const diagnosticList = {
+    value: [{ id: "", type: "", name: "", properties: { workspaceId: "", metrics: [], logs: [{ category: "", enabled: true, retentionPolicy: { enabled: false, days: 0 } }] } }],
+  };
+
+  const get = async (path: string) => {
+    const res = await rawRequest(`${emu.armUrl}${path}`, { headers: await bearer(), ca: emu.caPem });
+    assert.equal(res.status, 200, path);
+    return res.json();
+  };
+
+  it("ServerList.json", async () => {
+    assertCovers(serverList, await get(`/subscriptions/${SUB}/providers/Microsoft.Sql/servers?api-version=2022-08-01-preview`));
+  });
+
+  it("ListWorkspacesInResourceGroup.json (a workspace with tags)", async () => {
+    const body = (await get(`/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Synapse/workspaces?api-version=2021-06-01`)) as { value: Record<string, unknown>[] };
+    body.value[0]!.tags ??= {};
+    assertCovers(workspaceList, body);
+  });
+
+  it("listDiagnosticSettings.json", async () => {
+    assertCovers(diagnosticList, await get(`${MI_ID}/providers/Microsoft.Insights/diagnosticSettings?api-version=2021-05-01-preview`));
+  });
+});
