@@ -175,3 +175,12 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
   }
   return issues;
 }
+
+/** Turns a zod-like schema (anything with safeParse) into the validator for instances' `sql:` state. */
+export function sqlValidatorFromSchema(schema: { safeParse(value: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }): SqlStateValidator {
+  return (sql) => {
+    const result = schema.safeParse(sql);
+    if (result.success) return [];
+    return (result.error?.issues ?? []).map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
+  };
+}
