@@ -174,3 +174,12 @@ describe("Managed Instance state in the shipped fleets", () => {
     for (const name of ["demo.yaml", "test-small.yaml"]) loadFleetFile(shippedFleet(name), { validateSql });
   });
 });
+
+describe("fleet JSON Schema", () => {
+  it("emulator/fleets/fleet.schema.json is the schema generated from the zod schema", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { fleetJsonSchema } = await import("../../emulator/fleet/json-schema.js");
+    const committed = JSON.parse(readFileSync(shippedFleet("fleet.schema.json"), "utf8")) as unknown;
+    assert.deepEqual(committed, JSON.parse(JSON.stringify(fleetJsonSchema())), "regenerate: node --import tsx emulator/fleet/json-schema.ts emulator/fleets/fleet.schema.json");
+  });
+});
