@@ -133,12 +133,12 @@ function logAnalyticsAccess(context: ServiceContext, request: EmulatorRequest, o
 }
 
 /** Log Analytics' own authentication, faults and the mounted query handler. */
-function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined): EmulatorHandler {
+function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined, nowMs: () => number): EmulatorHandler {
   return async (request: EmulatorRequest) => {
     const header = request.headers["authorization"];
     const token = header && /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
     if (!token) return logAnalyticsError(401, "AuthorizationRequiredError", "Valid authentication was not provided");
-    const check = context.authority.verify(token, LOG_ANALYTICS_AUDIENCES);
+    const check = context.authority.verify(token, LOG_ANALYTICS_AUDIENCES, nowMs());
     if (!check.ok) {
       const inner = check.failure.reason === "expired" ? "TokenExpired" : check.failure.reason === "audience" ? "InvalidAudience" : "SignatureVerificationFailed";
       return {
@@ -210,7 +210,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       { host, tls: leaf },
     );
     started.push(arm);
-    const logAnalytics = await serve(logAnalyticsFront(context, services.logAnalytics?.(estate)), { host, tls: leaf });
+    const logAnalytics = await serve(logAnalyticsFront(context, services.logAnalytics?.(estate), nowMs), { host, tls: leaf });
     started.push(logAnalytics);
     const identity = await serve(msi.handler, { host });
     started.push(identity);

@@ -4,6 +4,7 @@ import { invalidApiVersion, noRegisteredProvider } from "./errors.js";
 /** The api-versions each route accepts: what the SDKs send plus the neighbouring published versions. */
 export const API_VERSIONS = {
   subscriptions: ["2014-04-01", "2015-01-01", "2016-06-01", "2018-02-01", "2019-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-01-01", "2022-12-01"],
+  resourceGroups: ["2016-09-01", "2018-05-01", "2019-10-01", "2020-06-01", "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01"],
   sql: [
     "2014-04-01", "2015-05-01-preview", "2017-03-01-preview", "2018-06-01-preview", "2020-02-02-preview", "2020-08-01-preview",
     "2020-11-01-preview", "2021-02-01-preview", "2021-05-01-preview", "2021-08-01-preview", "2021-11-01", "2021-11-01-preview",

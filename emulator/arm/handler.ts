@@ -160,6 +160,30 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       return { status: 200, json: subscriptionBody(subscription) };
     }
 
+    // Resource groups: GET /subscriptions/{s}/resourcegroups[/{rg}]
+    if (lower[2] === "resourcegroups" && lower.length <= 4) {
+      const bad = checkApiVersion(apiVersion, API_VERSIONS.resourceGroups, "resourceGroups", "arm");
+      if (bad) return bad;
+      if (method !== "GET") return E.armError(405, "MethodNotAllowed", `The emulator does not implement '${method}' on resource groups.`);
+      if (!subscription) return E.subscriptionNotFound(subscriptionId);
+      const identity = identityOf(ctx.claims);
+      const action = "Microsoft.Resources/subscriptions/resourceGroups/read";
+      const body = (g: { id: string; name: string; location: string; tags: Record<string, string> }) => ({
+        id: g.id,
+        name: g.name,
+        type: "Microsoft.Resources/resourceGroups",
+        location: g.location,
+        ...(Object.keys(g.tags).length ? { tags: g.tags } : {}),
+        properties: { provisioningState: "Succeeded" },
+      });
+      if (lower.length === 3) return page(ctx, estate.resourceGroups(subscriptionId).filter((g) => isAuthorized(identity, action, g.id)).map(body));
+      const name = segments[3]!;
+      const denied = authorize(ctx, action, `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+      if (denied) return denied;
+      const group = estate.resourceGroup(subscriptionId, name);
+      return group ? { status: 200, json: body(group) } : E.resourceGroupNotFound(name);
+    }
+
     let rest = lower.slice(2);
     let restOriginal = segments.slice(2);
     let resourceGroup: string | undefined;

@@ -313,6 +313,10 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     return this.groups.get(idKey(resourceGroupId(subscriptionId, name)));
   }
 
+  resourceGroups(subscriptionId: string): ResourceGroupState[] {
+    return [...this.groups.values()].filter((g) => g.subscriptionId.toLowerCase() === subscriptionId.toLowerCase());
+  }
+
   resource(id: string): EstateResource | undefined {
     return this.resourcesById.get(idKey(id));
   }

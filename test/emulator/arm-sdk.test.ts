@@ -287,6 +287,24 @@ describe("Diagnostic settings (arm-monitor 8, 2021-05-01-preview)", () => {
   });
 });
 
+describe("Resource groups", () => {
+  it("lists and gets resource groups (Microsoft.Resources)", async () => {
+    const list = await rawRequest(`${emu.armUrl}/subscriptions/${SUB}/resourcegroups?api-version=2021-04-01`, { headers: await bearer(), ca: emu.caPem });
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json<{ value: { name: string }[] }>().value.map((g) => g.name).sort(), ["rg-data", "rg-logs"]);
+    const one = await rawRequest(`${emu.armUrl}/subscriptions/${SUB}/resourceGroups/rg-data?api-version=2021-04-01`, { headers: await bearer(), ca: emu.caPem });
+    assert.deepEqual(one.json(), {
+      id: `/subscriptions/${SUB}/resourceGroups/rg-data`,
+      name: "rg-data",
+      type: "Microsoft.Resources/resourceGroups",
+      location: "westeurope",
+      properties: { provisioningState: "Succeeded" },
+    });
+    const missing = await rawRequest(`${emu.armUrl}/subscriptions/${SUB}/resourceGroups/nope?api-version=2021-04-01`, { headers: await bearer(), ca: emu.caPem });
+    assert.equal(missing.status, 404);
+  });
+});
+
 describe("Subscriptions", () => {
   it("GET /subscriptions lists the subscriptions the identity has a role in", async () => {
     const res = await rawRequest(`${emu.armUrl}/subscriptions?api-version=2022-12-01`, { headers: await bearer(), ca: emu.caPem });
