@@ -204,6 +204,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         lro: fleet.lro,
         lroPollsBeforeDone: fleet.lroPollsBeforeDone,
         ...(fleet.armPageSize ? { pageSize: fleet.armPageSize } : {}),
+        enforceResourceGraphQuota: fleet.enforceResourceGraphQuota,
         ...(services.resourceGraph ? { resourceGraph: services.resourceGraph(estate) } : {}),
         nowMs,
       }),

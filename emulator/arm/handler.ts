@@ -6,7 +6,7 @@ import type { FaultInjector } from "../faults/faults.js";
 import type { LroMode, RateLimitsConfig } from "./types.js";
 import { authenticateArm } from "./auth.js";
 import { isAuthorized, canSeeSubscription } from "./rbac.js";
-import { SubscriptionRateLimiter } from "./ratelimit.js";
+import { SubscriptionRateLimiter, UserQuota } from "./ratelimit.js";
 import { OperationStore } from "./lro.js";
 import * as E from "./errors.js";
 import { auditingPolicyBody, diagnosticSettingBody, resourceBody, subscriptionBody } from "./shapes.js";
@@ -30,6 +30,8 @@ export interface ArmHandlerOptions {
   nowMs?: () => number;
   /** Items per page of list answers (nextLink paging); unset answers every list in one page. */
   pageSize?: number;
+  /** Answer 429 when a user exceeds Resource Graph's quota (otherwise the quota is only reported in headers). */
+  enforceResourceGraphQuota?: boolean;
   /** Called for every request (tests count requests per route). */
   onRequest?: (request: EmulatorRequest) => void;
 }
@@ -61,6 +63,7 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
   const nowMs = options.nowMs ?? (() => Date.now());
   const limiter = new SubscriptionRateLimiter(options.rateLimits, nowMs);
   const operations = new OperationStore(options.lroPollsBeforeDone, () => new Date(nowMs()));
+  const graphQuota = new UserQuota(15, 5000, nowMs);
 
   const identityOf = (claims: TokenClaims) => estate.identities.find((i) => i.principalId.toLowerCase() === String(claims.oid).toLowerCase());
   const clientIdOf = (claims: TokenClaims) => String(claims.appid ?? claims.oid);
@@ -126,7 +129,17 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
         // Registration point: emulator/server.ts mounts the Resource Graph handler from emulator/loganalytics.
         return E.armError(501, "NotImplemented", "Resource Graph is not mounted in this emulator instance.");
       }
-      return options.resourceGraph(request);
+      // Resource Graph's own per-user quota (15 queries per 5-second window), reported as the service reports it.
+      const quota = graphQuota.take(String(ctx.claims.oid));
+      const quotaHeaders = { "x-ms-user-quota-remaining": String(Math.max(0, quota.remaining)), "x-ms-user-quota-resets-after": quota.resetsAfter };
+      if (options.enforceResourceGraphQuota && quota.remaining < 0) {
+        return E.armError(429, "RateLimiting", "Please provide below info when asking for support: timestamp, correlationId. Details: Too many requests. Please retry.", {
+          ...quotaHeaders,
+          "retry-after": String(Math.max(1, Math.ceil(quota.resetsAfterMs / 1000))),
+        });
+      }
+      const answer = await options.resourceGraph(request);
+      return { ...answer, headers: { ...(answer.headers ?? {}), ...quotaHeaders } };
     }
 
     if (lower[0] !== "subscriptions") return E.armError(404, "NotFound", `No HTTP resource was found that matches the request URI '${request.url.pathname}'.`);

@@ -35,3 +35,22 @@ export class SubscriptionRateLimiter {
     return { ok: true, remaining: bucket[field] };
   }
 }
+
+/** A fixed-window quota per user (Resource Graph: 15 queries per 5 seconds); `remaining` goes negative when exceeded. */
+export class UserQuota {
+  private readonly windows = new Map<string, { start: number; used: number }>();
+  constructor(private readonly limit: number, private readonly windowMs: number, private readonly now: () => number) {}
+
+  take(user: string): { remaining: number; resetsAfter: string; resetsAfterMs: number } {
+    const now = this.now();
+    let window = this.windows.get(user);
+    if (!window || now - window.start >= this.windowMs) {
+      window = { start: now, used: 0 };
+      this.windows.set(user, window);
+    }
+    window.used++;
+    const resetsAfterMs = window.start + this.windowMs - now;
+    const seconds = Math.ceil(resetsAfterMs / 1000);
+    return { remaining: this.limit - window.used, resetsAfter: `00:00:${String(seconds).padStart(2, "0")}`, resetsAfterMs };
+  }
+}

@@ -246,6 +246,8 @@ export const fleetSchema = z
     lroPollsBeforeDone: z.number().int().min(0).default(1),
     /** Items per page of ARM list answers (nextLink paging), to exercise pagers; unset answers in one page. */
     armPageSize: z.number().int().min(1).optional(),
+    /** Answer 429 past Resource Graph's per-user quota (15 queries / 5 s); otherwise it is only reported in headers. */
+    enforceResourceGraphQuota: z.boolean().default(false),
     rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
     subscriptions: z.array(subscription).min(1),
     faults: faults.prefault({}),

@@ -37,6 +37,14 @@ describe("Resource Graph mounting", () => {
       const result = await client.resources({ query: "Resources | where type =~ 'microsoft.sql/managedinstances' | project id, name" });
       assert.equal(result.totalRecords, 4);
       assert.ok(seen);
+      const quota = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, {
+        method: "POST",
+        body: JSON.stringify({ query: "Resources" }),
+        headers: { authorization: `Bearer ${emu.issueToken(ARM)}` },
+        ca: emu.caPem,
+      });
+      assert.equal(quota.headers["x-ms-user-quota-remaining"], "13");
+      assert.match(quota.headers["x-ms-user-quota-resets-after"] ?? "", /^00:00:0\d$/);
       assert.deepEqual(seen.subscriptionIds().sort(), ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]);
       const anonymous = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, { method: "POST", body: "{}", ca: emu.caPem });
       assert.equal(anonymous.status, 401);
