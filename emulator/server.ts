@@ -18,6 +18,7 @@ import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
 import { createArmHandler } from "./arm/handler.js";
 import { providerId } from "./estate/ids.js";
 import { isAuthorized } from "./arm/rbac.js";
+import { callerScopedGraphStore } from "./arm/graph-scope.js";
 
 /**
  * Starts the local Azure estate: one HTTPS server per service (ARM, Log Analytics) on a loopback port chosen by
@@ -42,7 +43,10 @@ export interface ServiceContext {
 export interface QueryServiceFactories {
   /** Serves the Log Analytics query API; receives requests with their full path (`/v1/workspaces/{id}/query`, `/v1/$batch`, `/v1/{resourceId}/query`). */
   logAnalytics?: (store: LogAnalyticsStore) => EmulatorHandler;
-  /** Serves POST /providers/Microsoft.ResourceGraph/resources (after ARM authentication and api-version checks). */
+  /**
+   * Serves POST /providers/Microsoft.ResourceGraph/resources (after ARM authentication and api-version checks). The
+   * store it gets yields, during each request, only the rows and subscriptions the caller may read.
+   */
   resourceGraph?: (store: ResourceGraphStore) => EmulatorHandler;
 }
 
@@ -205,7 +209,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         lroPollsBeforeDone: fleet.lroPollsBeforeDone,
         ...(fleet.armPageSize ? { pageSize: fleet.armPageSize } : {}),
         enforceResourceGraphQuota: fleet.enforceResourceGraphQuota,
-        ...(services.resourceGraph ? { resourceGraph: services.resourceGraph(estate) } : {}),
+        ...(services.resourceGraph ? { resourceGraph: services.resourceGraph(callerScopedGraphStore(estate)) } : {}),
         nowMs,
       }),
       { host, tls: leaf },

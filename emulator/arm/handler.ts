@@ -8,6 +8,7 @@ import { authenticateArm } from "./auth.js";
 import { isAuthorized, canSeeSubscription } from "./rbac.js";
 import { SubscriptionRateLimiter, UserQuota } from "./ratelimit.js";
 import { OperationStore } from "./lro.js";
+import { runAsCaller } from "./graph-scope.js";
 import * as E from "./errors.js";
 import { auditingPolicyBody, diagnosticSettingBody, resourceBody, subscriptionBody } from "./shapes.js";
 import { validateAuditingPut, validateDiagnosticSettingPut } from "./validation.js";
@@ -138,7 +139,8 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
           "retry-after": String(Math.max(1, Math.ceil(quota.resetsAfterMs / 1000))),
         });
       }
-      const answer = await options.resourceGraph(request);
+      const graph = options.resourceGraph;
+      const answer = await runAsCaller(identityOf(ctx.claims), () => graph(request));
       return { ...answer, headers: { ...(answer.headers ?? {}), ...quotaHeaders } };
     }
 

@@ -25,7 +25,9 @@ describe("Resource Graph mounting", () => {
       services: {
         resourceGraph: (store) => {
           seen = store;
-          return () => {
+          return async () => {
+            // An await before reading the store, as a real handler may have: the caller's scope must survive it.
+            await new Promise((resolve) => setImmediate(resolve));
             const rows = [...store.resources()].filter((r) => r.type === "microsoft.sql/managedinstances");
             return { status: 200, json: { totalRecords: rows.length, count: rows.length, resultTruncated: "false", data: rows.map((r) => ({ id: r.id, name: r.name })), facets: [] } };
           };
@@ -44,7 +46,16 @@ describe("Resource Graph mounting", () => {
         ca: emu.caPem,
       });
       assert.equal(quota.headers["x-ms-user-quota-remaining"], "13");
+      // The same query as an identity without roles sees nothing: the store is scoped to the caller.
+      const stranger = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, {
+        method: "POST",
+        body: JSON.stringify({ query: "Resources" }),
+        headers: { authorization: `Bearer ${emu.issueToken(ARM, emu.fleet.otherIdentities[0])}` },
+        ca: emu.caPem,
+      });
+      assert.equal(stranger.json<{ totalRecords: number }>().totalRecords, 0);
       assert.match(quota.headers["x-ms-user-quota-resets-after"] ?? "", /^00:00:0\d$/);
+      // Outside a request the store is unscoped.
       assert.deepEqual(seen.subscriptionIds().sort(), ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]);
       const anonymous = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, { method: "POST", body: "{}", ca: emu.caPem });
       assert.equal(anonymous.status, 401);
