@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { startEmulator } from "./server.js";
 import type { RunningEmulator, StartEmulatorOptions } from "./server.js";
@@ -128,4 +129,37 @@ export async function runEmulator(options: RunEmulatorOptions): Promise<RunningE
     await emulator.stop();
     throw error;
   }
+}
+
+/**
+ * Direct use before `auditguard emulator` is wired: `node --import tsx emulator/cli.ts --fleet <file>
+ * [--endpoints <file>] [--baseline <file>] [--host <addr>]`; runs until SIGINT/SIGTERM.
+ */
+async function main(argv: string[]): Promise<void> {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const fleetFile = value("--fleet");
+  if (!fleetFile) {
+    process.stderr.write("usage: emulator/cli.ts --fleet <file> [--endpoints <file>] [--baseline <file>] [--host <addr>]\n");
+    process.exitCode = 2;
+    return;
+  }
+  const endpoints = value("--endpoints");
+  const baseline = value("--baseline");
+  const host = value("--host");
+  const run = await runEmulator({ fleetFile, ...(endpoints ? { writeEndpoints: endpoints } : {}), ...(baseline ? { baselineOut: baseline } : {}), ...(host ? { host } : {}) });
+  const stop = () => {
+    void run.stop().then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
 }
