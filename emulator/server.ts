@@ -68,6 +68,8 @@ export interface StartEmulatorOptions {
   tds?: TdsServerFactory;
   /** Validates each instance's `sql:` state (emulator/mi's zod schema); used at fleet load. */
   validateSql?: SqlStateValidator;
+  /** Reuse a certificate authority (e.g. one whose certificate is already in NODE_EXTRA_CA_CERTS) instead of a new one. */
+  ca?: CertificateAuthority;
   /** Fix the X-IDENTITY-HEADER secret instead of generating one. */
   identityHeader?: string;
 }
@@ -174,7 +176,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const estate = new Estate(fleet, options.now ? { now: options.now } : {});
   const authority = new TokenAuthority({ tenantId: fleet.tenantId });
   const faults = new FaultInjector(fleet.faults);
-  const ca = createCertificateAuthority();
+  const ca = options.ca ?? createCertificateAuthority();
   const leaf = issueServerCertificate(ca, { commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] });
   const dir = mkdtempSync(join(tmpdir(), "auditguard-emulator-"));
   const caFile = join(dir, "emulator-ca.pem");
