@@ -11,7 +11,7 @@ import { OperationStore } from "./lro.js";
 import { runAsCaller } from "./graph-scope.js";
 import * as E from "./errors.js";
 import { auditingPolicyBody, diagnosticSettingBody, resourceBody, subscriptionBody } from "./shapes.js";
-import { validateAuditingPut, validateDiagnosticSettingPut } from "./validation.js";
+import { settingConflict, validateAuditingPut, validateDiagnosticSettingPut } from "./validation.js";
 import { API_VERSIONS, checkApiVersion } from "./api-versions.js";
 
 /**
@@ -373,6 +373,8 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
     const validated = validateDiagnosticSettingPut(ctx.request.body, resource.type);
     if (!validated.ok) return validated.response;
+    const conflict = settingConflict(estate.diagnosticSettings(resource.id), name, validated.properties, resource.type);
+    if (conflict) return conflict;
     const setting = estate.putDiagnosticSetting(resource.id, name, validated.properties);
     return { status: 200, json: diagnosticSettingBody(setting, ctx.apiVersion) };
   }

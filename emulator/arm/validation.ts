@@ -126,6 +126,19 @@ export function validateDiagnosticSettingPut(body: Buffer, resourceType: Resourc
     const retention = isObject(entry.retentionPolicy) ? { enabled: Boolean(entry.retentionPolicy.enabled), days: Number(entry.retentionPolicy.days ?? 0) } : { enabled: false, days: 0 };
     logs.push({ ...(category ? { category } : {}), ...(categoryGroup ? { categoryGroup } : {}), enabled: entry.enabled, retentionPolicy: retention });
   }
+  const ARM_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+/i;
+  for (const [key, id] of [["workspaceId", workspaceId], ["storageAccountId", storageAccountId], ["eventHubAuthorizationRuleId", eventHubAuthorizationRuleId]] as const) {
+    if (id && !ARM_ID.test(id)) {
+      return {
+        ok: false,
+        response: armError(
+          400,
+          "LinkedInvalidPropertyId",
+          `Property id '${id}' at path 'properties.${key}' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' or '/providers/{resourceProviderNamespace}/'.`,
+        ),
+      };
+    }
+  }
   const destination = str("logAnalyticsDestinationType");
   if (destination && destination !== "Dedicated" && destination !== "AzureDiagnostics") {
     return { ok: false, response: armError(400, "BadRequest", `Invalid logAnalyticsDestinationType '${destination}'.`) };
@@ -144,4 +157,48 @@ export function validateDiagnosticSettingPut(body: Buffer, resourceType: Resourc
       metrics: Array.isArray(p.metrics) ? p.metrics : [],
     },
   };
+}
+
+export const MAX_DIAGNOSTIC_SETTINGS = 5;
+
+/** The log categories an entry covers: itself, or every category of the type for the audit/allLogs groups. */
+function coveredCategories(log: DiagnosticSettingState["properties"]["logs"][number], resourceType: ResourceType): string[] {
+  if (!log.enabled) return [];
+  if (log.category) return [log.category.toLowerCase()];
+  const all = (SUPPORTED_CATEGORIES[resourceType] ?? ["SQLSecurityAuditEvents", "DevOpsOperationsAudit"]).map((c) => c.toLowerCase());
+  if (log.categoryGroup?.toLowerCase() === "audit") return all.filter((c) => c === "sqlsecurityauditevents" || c === "devopsoperationsaudit");
+  return all;
+}
+
+/**
+ * Azure Monitor's rules across the settings of one resource: at most five settings, and one destination may
+ * receive a category from only one setting (the reason two tools that each want "their" setting fight forever).
+ */
+export function settingConflict(
+  existing: readonly DiagnosticSettingState[],
+  name: string,
+  properties: DiagnosticSettingState["properties"],
+  resourceType: ResourceType,
+): EmulatorResponse | undefined {
+  const others = existing.filter((s) => s.name.toLowerCase() !== name.toLowerCase());
+  if (others.length >= MAX_DIAGNOSTIC_SETTINGS) {
+    return armError(400, "BadRequest", `Diagnostic settings count exceeds the limit of ${MAX_DIAGNOSTIC_SETTINGS} for this resource.`);
+  }
+  const sinks = (p: DiagnosticSettingState["properties"]) =>
+    [p.workspaceId, p.storageAccountId, p.eventHubAuthorizationRuleId, p.marketplacePartnerId].filter((x): x is string => Boolean(x)).map((x) => x.toLowerCase());
+  const mine = new Set(properties.logs.flatMap((l) => coveredCategories(l, resourceType)));
+  for (const other of others) {
+    const shared = sinks(other.properties).find((sink) => sinks(properties).includes(sink));
+    if (!shared) continue;
+    const overlap = other.properties.logs.flatMap((l) => coveredCategories(l, resourceType)).find((c) => mine.has(c));
+    if (overlap) {
+      const original = (SUPPORTED_CATEGORIES[resourceType] ?? []).find((c) => c.toLowerCase() === overlap) ?? overlap;
+      return armError(
+        400,
+        "BadRequest",
+        `Data sink '${shared}' is already used in diagnostic setting '${other.name}' for category '${original}'. Data sinks can't be reused in different settings on the same category for the same resource.`,
+      );
+    }
+  }
+  return undefined;
 }

@@ -251,7 +251,7 @@ describe("Diagnostic settings (arm-monitor 8, 2021-05-01-preview)", () => {
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.name, "audit-to-law");
     assert.equal(listed[0]!.logs?.[0]?.category, "SQLSecurityAuditEvents");
-    const workspaceId = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
+    const workspaceId = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-elsewhere`;
     const created = await monitor.diagnosticSettings.createOrUpdate(uri, "second", {
       workspaceId,
       logAnalyticsDestinationType: "Dedicated",
@@ -264,6 +264,21 @@ describe("Diagnostic settings (arm-monitor 8, 2021-05-01-preview)", () => {
     assert.equal(got.workspaceId, workspaceId);
     await monitor.diagnosticSettings.delete(uri, "second");
     await assert.rejects(monitor.diagnosticSettings.get(uri, "second"), (e: { statusCode?: number }) => e.statusCode === 404);
+  });
+
+  it("refuses a second setting sending the same category to the same workspace, as Azure Monitor does", async () => {
+    const law = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
+    await assert.rejects(
+      monitor.diagnosticSettings.createOrUpdate(uri, "duplicate", { workspaceId: law, logs: [{ categoryGroup: "allLogs", enabled: true }] }),
+      (e: { statusCode?: number; message?: string }) => e.statusCode === 400 && /already used in diagnostic setting 'audit-to-law' for category 'SQLSecurityAuditEvents'/.test(e.message ?? ""),
+    );
+    // Updating the existing setting in place is fine.
+    const same = await monitor.diagnosticSettings.createOrUpdate(uri, "audit-to-law", { workspaceId: law, logs: [{ category: "SQLSecurityAuditEvents", enabled: true }] });
+    assert.equal(same.name, "audit-to-law");
+    await assert.rejects(
+      monitor.diagnosticSettings.createOrUpdate(uri, "bad-id", { workspaceId: "law-central", logs: [{ category: "SQLSecurityAuditEvents", enabled: true }] }),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 400 && e.code === "LinkedInvalidPropertyId",
+    );
   });
 
   it("answers the 2017-05-01-preview shape (no categoryGroup key) for the older api-version", async () => {
