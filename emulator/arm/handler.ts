@@ -110,7 +110,9 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       if (!decision.ok) return finish(E.throttled(subscriptionId, isWrite ? "write" : "read", String(auth.claims.oid), decision.retryAfterSeconds));
       headers[isWrite ? "x-ms-ratelimit-remaining-subscription-writes" : "x-ms-ratelimit-remaining-subscription-reads"] = String(decision.remaining);
     } else {
-      headers["x-ms-ratelimit-remaining-tenant-reads"] = "11999";
+      const decision = limiter.take(`tenant:${estate.tenantId}`, isWrite ? "write" : "read");
+      if (!decision.ok) return finish(E.armError(429, "TenantRequestsThrottled", `Number of requests for tenant '${estate.tenantId}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds.`, { "retry-after": String(decision.retryAfterSeconds) }));
+      headers[isWrite ? "x-ms-ratelimit-remaining-tenant-writes" : "x-ms-ratelimit-remaining-tenant-reads"] = String(decision.remaining);
     }
 
     return finish(await route(ctx, segments, lower));
