@@ -44,34 +44,48 @@ export interface RunningEmulatorCli {
   stop(): Promise<void>;
 }
 
-/** The baseline the scanner needs to run against this emulator (see auditguard.example.yaml for every field). */
+/**
+ * The baseline the scanner needs to run against this emulator, in the shape of src/core/policy/schema.ts
+ * (version 1): scope = the fleet's subscriptions, the designated workspace from the fleet's baselineHints, the
+ * audit object names the shipped fleets use, and every endpoint override pointing here.
+ */
 export function emulatorBaseline(emulator: RunningEmulator, endpoints: EmulatorEndpoints): Record<string, unknown> {
   const fleet = emulator.fleet;
   const hints = fleet.baselineHints;
   const workspaces = [...emulator.estate.allWorkspaces()];
   const designated =
     (hints?.designatedWorkspace && workspaces.find((w) => w.resourceId.toLowerCase().endsWith(`/${hints.designatedWorkspace!.toLowerCase()}`))) || workspaces[0];
+  const diagnosticSetting = designated ? { diagnosticSetting: { name: "auditguard-SQLSecurityAuditEvents", workspaceId: designated.resourceId } } : {};
+  const serverAuditing = {
+    auditing: { state: "Enabled", isAzureMonitorTargetEnabled: true, actionGroups: ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"], minRetentionDays: 90 },
+    ...diagnosticSetting,
+  };
   return {
+    version: 1,
+    mode: "plan",
     scope: { subscriptions: fleet.subscriptions.map((s) => s.id) },
     exemptions: { tag: { name: "auditguard:exempt", value: "true" }, resources: [] },
-    mode: "plan",
-    audit: {
-      name: "auditguard",
-      target: "EXTERNAL_MONITOR",
-      specificationName: "auditguard-spec",
-      actionGroups: ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"],
-      queueDelayMs: 1000,
-      onFailure: "CONTINUE",
+    managedInstance: {
+      audit: { name: "auditguard", target: "EXTERNAL_MONITOR", queueDelayMs: 1000, onFailure: "CONTINUE" },
+      specification: { name: "auditguard-spec", actionGroups: ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"] },
+      ...diagnosticSetting,
     },
-    logAnalytics: designated ? { workspaceResourceId: designated.resourceId, workspaceId: designated.customerId } : undefined,
-    activity: { lookbackHours: 168, allowedBackupStorageAccounts: hints?.allowedBackupStorageAccounts ?? [] },
+    sqlServer: serverAuditing,
+    synapseWorkspace: serverAuditing,
+    activity: {
+      // Long enough to cover the shipped fleets' seed rows.
+      lookback: "P7D",
+      allowedBackupStorageAccounts: hints?.allowedBackupStorageAccounts ?? [],
+      scannerPrincipals: [emulator.scanner.displayName],
+    },
     endpoints: {
       resourceManager: endpoints.armUrl,
       resourceManagerAudience: "https://management.azure.com",
       logAnalytics: endpoints.logAnalyticsUrl,
       logAnalyticsAudience: "https://api.loganalytics.io",
       caFile: endpoints.caFile,
-      ...(endpoints.sql ? { sqlConnectAddress: `${endpoints.sql.host}:${endpoints.sql.port}` } : {}),
+      ...(endpoints.sql ? { sqlConnect: { host: endpoints.sql.host, port: endpoints.sql.port } } : {}),
+      useResourceGraph: emulator.mounted.resourceGraph,
     },
   };
 }

@@ -92,6 +92,8 @@ export interface RunningEmulator {
   authority: TokenAuthority;
   faults: FaultInjector;
   tds?: RunningTdsServer;
+  /** Which query services are mounted (a baseline should not ask for Resource Graph when it is not). */
+  mounted: { logAnalytics: boolean; resourceGraph: boolean };
   /** Requests received per service since start. */
   requestCounts(): { arm: number; logAnalytics: number; identity: number };
   /** Issues a token as the identity endpoint would (default: the scanner) — for tests and tools. */
@@ -237,6 +239,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       authority,
       faults,
       ...(tds ? { tds } : {}),
+      mounted: { logAnalytics: Boolean(services.logAnalytics), resourceGraph: Boolean(services.resourceGraph) },
       requestCounts: () => ({ arm: arm.requestCount(), logAnalytics: logAnalytics.requestCount(), identity: identity.requestCount() }),
       issueToken: (resource, who = fleet.scanner, lifetimeSeconds = 3600) =>
         authority.issue(resource, { oid: who.principalId, appid: who.clientId, name: who.displayName }, lifetimeSeconds, nowMs()).token,
