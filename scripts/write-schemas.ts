@@ -1,11 +1,20 @@
 // Regenerates the JSON Schemas committed under schema/ from the zod schemas in src/core (npm run schemas).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { allEventJsonSchemas } from "../src/core/events/json-schema.js";
+import { baselineSchema } from "../src/core/policy/schema.js";
 
 const root = process.cwd();
+const write = (relative: string, value: unknown) => {
+  writeFileSync(join(root, relative), `${JSON.stringify(value, null, 2)}\n`);
+  console.log(`wrote ${relative}`);
+};
+
 mkdirSync(join(root, "schema", "events"), { recursive: true });
-for (const [file, schema] of Object.entries(allEventJsonSchemas())) {
-  writeFileSync(join(root, "schema", "events", file), `${JSON.stringify(schema, null, 2)}\n`);
-  console.log(`wrote schema/events/${file}`);
-}
+for (const [file, schema] of Object.entries(allEventJsonSchemas())) write(join("schema", "events", file), schema);
+write(join("schema", "auditguard.schema.json"), {
+  $id: "urn:auditguard:schema:baseline:1",
+  title: "AuditGuard baseline",
+  ...z.toJSONSchema(baselineSchema, { io: "input", target: "draft-2020-12" }),
+});

@@ -1,0 +1,209 @@
+/**
+ * The domain model: what AuditGuard scans (targets), what it sees (observations), what it concludes (findings)
+ * and what it would change (remediation actions). Plain data only, so evaluate and plan stay pure functions.
+ */
+export type TargetKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
+export const TARGET_KINDS: readonly TargetKind[] = ["sql-managed-instance", "sql-server", "synapse-workspace"];
+
+export interface Target {
+  /** ARM resource id, as ARM spells it. */
+  id: string;
+  kind: TargetKind;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  /** Managed Instances: the host to connect to. */
+  fullyQualifiedDomainName?: string;
+}
+
+export interface ObservationError {
+  code: string;
+  message: string;
+  missingPermission?: string;
+}
+
+/** Each part of an observation is read on its own and can fail on its own. */
+export type Observed<T> = { ok: true; value: T } | { ok: false; error: ObservationError };
+
+export type AuditTarget =
+  | { kind: "EXTERNAL_MONITOR" }
+  | { kind: "URL"; path: string | null; retentionDays: number | null }
+  | { kind: "OTHER"; description: string };
+
+export interface ObservedAudit {
+  name: string;
+  auditGuid: string;
+  /** The raw type code from sys.server_audits: undocumented for MI targets, kept as data. */
+  type: string;
+  typeDesc: string;
+  target: AuditTarget;
+  isStateEnabled: boolean;
+  queueDelay: number;
+  onFailure: string;
+  predicate: string | null;
+  /** sys.dm_server_audit_status.status_desc, or null when the audit has no row there. */
+  status: string | null;
+}
+
+export interface ObservedSpecification {
+  name: string;
+  /** The audit it is bound to, or null when the audit no longer exists. */
+  auditGuid: string | null;
+  isStateEnabled: boolean;
+  groups: string[];
+}
+
+export interface ManagedInstanceSql {
+  engineEdition: number | null;
+  loginName: string;
+  canAlterAudits: boolean;
+  audits: ObservedAudit[];
+  specifications: ObservedSpecification[];
+}
+
+export interface DiagnosticSettingLog {
+  category?: string;
+  categoryGroup?: string;
+  enabled: boolean;
+}
+
+export interface ObservedDiagnosticSetting {
+  name: string;
+  workspaceId?: string;
+  logAnalyticsDestinationType?: string;
+  storageAccountId?: string;
+  eventHubAuthorizationRuleId?: string;
+  eventHubName?: string;
+  logs: DiagnosticSettingLog[];
+  metrics?: Array<{ category?: string; enabled: boolean }>;
+}
+
+/** A server auditing policy as ARM returns it; fields AuditGuard does not govern are kept as they are. */
+export interface AuditingPolicy {
+  state?: string;
+  isAzureMonitorTargetEnabled?: boolean;
+  auditActionsAndGroups?: string[];
+  retentionDays?: number;
+  storageEndpoint?: string;
+  queueDelayMs?: number;
+  isDevopsAuditEnabled?: boolean;
+  isStorageSecondaryKeyInUse?: boolean;
+  storageAccountSubscriptionId?: string;
+  isManagedIdentityInUse?: boolean;
+  predicateExpression?: string;
+  [field: string]: unknown;
+}
+
+export interface ActivityEvent {
+  time: string;
+  actionId: string;
+  actionName: string;
+  classType: string;
+  statement: string;
+  serverPrincipalName: string;
+  databaseName: string;
+  succeeded: boolean | null;
+  clientIp?: string;
+}
+
+export interface ObservedActivity {
+  window: { from: string; to: string };
+  events: ActivityEvent[];
+  /** Newest audit record of any kind when silence detection is on; null when there is none. */
+  lastEventTime?: string | null;
+}
+
+export interface Observation {
+  target: Target;
+  observedAt: string;
+  /** Managed Instances only. */
+  sql?: Observed<ManagedInstanceSql>;
+  /** SQL servers and Synapse workspaces only. */
+  auditingPolicy?: Observed<AuditingPolicy>;
+  diagnosticSettings: Observed<ObservedDiagnosticSetting[]>;
+  activity?: Observed<ObservedActivity>;
+}
+
+export type Severity = "critical" | "high" | "medium" | "low" | "info";
+export type FindingStatus = "pass" | "fail" | "error" | "exempt" | "not-applicable";
+
+export interface Finding {
+  ruleId: string;
+  targetId: string;
+  status: FindingStatus;
+  severity: Severity;
+  message: string;
+  observedAt: string;
+  evidence?: Record<string, unknown>;
+}
+
+/** One Managed Instance change, as structured data; the statement is rendered from it. */
+export type SqlOperation =
+  | { op: "create-audit"; audit: string; target: "EXTERNAL_MONITOR" | { url: string; retentionDays: number }; queueDelayMs: number; onFailure: string }
+  | { op: "alter-audit-target"; audit: string; target: "EXTERNAL_MONITOR" | { url: string; retentionDays: number } }
+  | { op: "alter-audit-options"; audit: string; queueDelayMs: number; onFailure: string }
+  | { op: "set-audit-state"; audit: string; state: "ON" | "OFF" }
+  | { op: "create-specification"; specification: string; audit: string; groups: string[] }
+  | { op: "drop-specification"; specification: string }
+  | { op: "add-specification-groups"; specification: string; groups: string[] }
+  | { op: "set-specification-state"; specification: string; state: "ON" | "OFF" };
+
+export type RemediationAction =
+  | { kind: "tsql"; ruleIds: string[]; description: string; operation: SqlOperation; statement: string }
+  | {
+      kind: "arm-auditing-put";
+      ruleIds: string[];
+      description: string;
+      /** The target's ARM id; the policy lives at `${resourceId}/${policy}/default`. */
+      resourceId: string;
+      policy: "auditingSettings" | "extendedAuditingSettings";
+      body: AuditingPolicy;
+    }
+  | {
+      kind: "diagnostic-setting-put";
+      ruleIds: string[];
+      description: string;
+      /** The resource the setting is on (a SQL server's master database for server-level audit). */
+      resourceUri: string;
+      name: string;
+      body: Omit<ObservedDiagnosticSetting, "name">;
+    };
+
+export type TargetStatus = "compliant" | "remediated" | "noncompliant" | "exempt" | "error";
+
+export interface TargetResult {
+  scanId: string;
+  target: Target;
+  status: TargetStatus;
+  reason?: string;
+  mode: "off" | "plan" | "enforce";
+  startedAt: string;
+  finishedAt: string;
+  /** Findings of the first observation. */
+  findings: Finding[];
+  plan: RemediationAction[];
+  applied: RemediationAction[];
+  failedAction?: { action: RemediationAction; error: ObservationError };
+  /** Findings after remediation, when anything was applied. */
+  findingsAfter?: Finding[];
+  exemption?: { reason: string; expires?: string };
+}
+
+/** How a change is shown to people and tools: the exact statement, or the PUT line and its JSON body. */
+export function describeChange(action: RemediationAction): string {
+  switch (action.kind) {
+    case "tsql":
+      return action.statement;
+    case "arm-auditing-put":
+      return `PUT ${action.resourceId}/${action.policy}/default\n${JSON.stringify({ properties: action.body }, null, 2)}`;
+    case "diagnostic-setting-put":
+      return `PUT ${action.resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${action.name}\n${JSON.stringify({ properties: action.body }, null, 2)}`;
+  }
+}
+
+/** The resource diagnostic settings for server-level audit live on: a SQL server's master database. */
+export function diagnosticResourceUri(target: Target): string {
+  return target.kind === "sql-server" ? `${target.id}/databases/master` : target.id;
+}

@@ -1,0 +1,63 @@
+import type { ObservedDiagnosticSetting, TargetKind } from "../domain.js";
+import type { Baseline } from "../policy/schema.js";
+import type { Rule } from "./rule.js";
+import { fail, notApplicable, pass, unknown } from "./rule.js";
+
+/**
+ * Does any diagnostic setting send SQLSecurityAuditEvents to the designated workspace? Any setting that does is
+ * accepted, whoever made it: two tools each insisting on their own setting can never both be compliant.
+ */
+export const AUDIT_CATEGORY = "SQLSecurityAuditEvents";
+const COVERING_GROUPS = new Set(["audit", "alllogs"]);
+
+export function sendsAuditTo(setting: ObservedDiagnosticSetting, workspaceId: string): boolean {
+  return (
+    setting.workspaceId?.toLowerCase() === workspaceId.toLowerCase() &&
+    setting.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || (l.categoryGroup !== undefined && COVERING_GROUPS.has(l.categoryGroup.toLowerCase()))))
+  );
+}
+
+export function desiredDiagnosticSetting(baseline: Baseline, kind: TargetKind) {
+  const section = kind === "sql-managed-instance" ? baseline.managedInstance : kind === "sql-server" ? baseline.sqlServer : baseline.synapseWorkspace;
+  return section.diagnosticSetting;
+}
+
+const PREFIX: Record<TargetKind, string> = { "sql-managed-instance": "mi", "sql-server": "sql", "synapse-workspace": "synapse" };
+const WHERE: Record<TargetKind, string> = {
+  "sql-managed-instance": "the Managed Instance",
+  "sql-server": "the server's master database",
+  "synapse-workspace": "the Synapse workspace",
+};
+
+function diagnosticRule(kind: TargetKind): Rule {
+  return {
+    id: `${PREFIX[kind]}.diagnostic-setting`,
+    title: `A diagnostic setting on ${WHERE[kind]} sends SQLSecurityAuditEvents to the designated workspace`,
+    severity: "critical",
+    kind,
+    rationale:
+      "Audit records reach Log Analytics only through a diagnostic setting with the SQLSecurityAuditEvents category (or the audit/allLogs group); 'auditing enabled' without it sends nothing where the alerts look.",
+    remedy: "Create a diagnostic setting with category SQLSecurityAuditEvents to the baseline's workspace; an existing setting that already does so is accepted.",
+    remediable: true,
+    check: ({ baseline, observation }) => {
+      if (observation.target.kind !== kind) return notApplicable(`not a ${kind}`);
+      const desired = desiredDiagnosticSetting(baseline, kind);
+      if (!desired) return notApplicable("the baseline designates no workspace for this kind");
+      if (!observation.diagnosticSettings.ok) return unknown("diagnostic settings", observation.diagnosticSettings.error);
+      const settings = observation.diagnosticSettings.value;
+      const good = settings.filter((s) => sendsAuditTo(s, desired.workspaceId));
+      if (good.length) return pass(`setting ${good.map((s) => s.name).join(", ")} sends ${AUDIT_CATEGORY} to the workspace`);
+      const toElsewhere = settings.filter((s) => s.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || COVERING_GROUPS.has((l.categoryGroup ?? "").toLowerCase()))));
+      if (toElsewhere.length) {
+        return fail(`${AUDIT_CATEGORY} goes to ${toElsewhere.map((s) => s.workspaceId ?? s.storageAccountId ?? s.eventHubName ?? "another destination").join(", ")}, not the designated workspace`, {
+          settings: settings.map((s) => s.name),
+        });
+      }
+      return settings.length
+        ? fail(`no diagnostic setting sends ${AUDIT_CATEGORY}`, { settings: settings.map((s) => s.name) })
+        : fail("the resource has no diagnostic setting");
+    },
+  };
+}
+
+export const diagnosticSettingRules: Rule[] = (["sql-managed-instance", "sql-server", "synapse-workspace"] as const).map(diagnosticRule);

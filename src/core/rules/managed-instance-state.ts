@@ -1,0 +1,63 @@
+import type { Baseline } from "../policy/schema.js";
+import type { AuditTarget, ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification } from "../domain.js";
+import type { RuleOutcome } from "./rule.js";
+import { notApplicable, unknown } from "./rule.js";
+
+/** What the MI rules and the planner both need: the desired audit and specification, found in what was observed. */
+export interface ManagedInstanceView {
+  sql: ManagedInstanceSql;
+  desired: Baseline["managedInstance"];
+  audit: ObservedAudit | undefined;
+  /** The specification named by the baseline, whatever audit it is bound to. */
+  namedSpecification: ObservedSpecification | undefined;
+  /** Specifications bound to the desired audit. */
+  boundSpecifications: ObservedSpecification[];
+}
+
+// Identifiers compare case-insensitively under the instance's default (CI) collation.
+const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: "accent" }) === 0;
+
+export const MANAGED_INSTANCE_ENGINE_EDITION = 8;
+
+export function managedInstanceView(baseline: Baseline, observation: Observation): ManagedInstanceView | RuleOutcome {
+  if (observation.target.kind !== "sql-managed-instance") return notApplicable("not a Managed Instance");
+  const sql = observation.sql;
+  if (!sql) return unknown("the instance's server audits", { code: "NotObserved", message: "no T-SQL observation" });
+  if (!sql.ok) return unknown("the instance's server audits", sql.error);
+  if (sql.value.engineEdition !== MANAGED_INSTANCE_ENGINE_EDITION) {
+    return { status: "error", message: `the server reports engine edition ${sql.value.engineEdition ?? "unknown"}, not 8 (Managed Instance): not scanned as a Managed Instance` };
+  }
+  const desired = baseline.managedInstance;
+  const audit = sql.value.audits.find((a) => same(a.name, desired.audit.name));
+  const namedSpecification = sql.value.specifications.find((s) => same(s.name, desired.specification.name));
+  const boundSpecifications = audit ? sql.value.specifications.filter((s) => s.auditGuid !== null && s.auditGuid.toLowerCase() === audit.auditGuid.toLowerCase()) : [];
+  return { sql: sql.value, desired, audit, namedSpecification, boundSpecifications };
+}
+
+export function isView(value: ManagedInstanceView | RuleOutcome): value is ManagedInstanceView {
+  return "sql" in value;
+}
+
+export function desiredTarget(desired: Baseline["managedInstance"]): "EXTERNAL_MONITOR" | { url: string; retentionDays: number } {
+  const t = desired.audit.target;
+  return t === "EXTERNAL_MONITOR" ? t : { url: t.url.path, retentionDays: t.url.retentionDays };
+}
+
+const trimSlash = (s: string) => s.replace(/\/+$/, "").toLowerCase();
+
+export function targetMatches(observed: AuditTarget, desired: Baseline["managedInstance"]): boolean {
+  const want = desiredTarget(desired);
+  if (want === "EXTERNAL_MONITOR") return observed.kind === "EXTERNAL_MONITOR";
+  return observed.kind === "URL" && observed.path !== null && trimSlash(observed.path) === trimSlash(want.url) && (observed.retentionDays ?? 0) === want.retentionDays;
+}
+
+export function describeTarget(target: AuditTarget): string {
+  if (target.kind === "EXTERNAL_MONITOR") return "EXTERNAL_MONITOR";
+  if (target.kind === "URL") return `URL ${target.path ?? "(path unknown)"}${target.retentionDays ? `, retention ${target.retentionDays} days` : ""}`;
+  return target.description;
+}
+
+export function missingGroups(spec: ObservedSpecification, required: readonly string[]): string[] {
+  const have = new Set(spec.groups.map((g) => g.toUpperCase()));
+  return required.filter((g) => !have.has(g));
+}

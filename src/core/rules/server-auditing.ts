@@ -1,0 +1,83 @@
+import type { AuditingPolicy, Observation } from "../domain.js";
+import type { Baseline } from "../policy/schema.js";
+import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
+import { fail, notApplicable, pass, unknown } from "./rule.js";
+
+/** Auditing policy rules for SQL logical servers and Synapse workspaces' managed SQL server (same ARM model). */
+type PolicyKind = "sql-server" | "synapse-workspace";
+
+export function desiredAuditing(baseline: Baseline, kind: PolicyKind) {
+  return kind === "sql-server" ? baseline.sqlServer.auditing : baseline.synapseWorkspace.auditing;
+}
+
+function withPolicy(kind: PolicyKind, check: (policy: AuditingPolicy, desired: Baseline["sqlServer"]["auditing"], o: Observation) => RuleOutcome) {
+  return ({ baseline, observation }: RuleContext): RuleOutcome => {
+    if (observation.target.kind !== kind) return notApplicable(`not a ${kind}`);
+    const policy = observation.auditingPolicy;
+    if (!policy) return unknown("the auditing policy", { code: "NotObserved", message: "no auditing policy observation" });
+    if (!policy.ok) return unknown("the auditing policy", policy.error);
+    return check(policy.value, desiredAuditing(baseline, kind), observation);
+  };
+}
+
+export function missingActionGroups(policy: AuditingPolicy, required: readonly string[]): string[] {
+  const have = new Set((policy.auditActionsAndGroups ?? []).map((g) => g.toUpperCase()));
+  return required.filter((g) => !have.has(g));
+}
+
+function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
+  return [
+    {
+      id: `${prefix}.auditing.enabled`,
+      title: `${label} auditing is enabled`,
+      severity: "critical",
+      kind,
+      rationale: "With the server auditing policy Disabled, no database on it is audited at server level.",
+      remedy: "PUT the server auditing policy with state Enabled (other settings kept).",
+      remediable: true,
+      check: withPolicy(kind, (p) => (p.state === "Enabled" ? pass("state Enabled") : fail(`state ${p.state ?? "unset"}`))),
+    },
+    {
+      id: `${prefix}.auditing.monitor-target`,
+      title: `${label} auditing sends to Azure Monitor`,
+      severity: "high",
+      kind,
+      rationale: "State Enabled is not 'sending to my workspace': auditing only to storage passes Azure Policy's check but never reaches Log Analytics.",
+      remedy: "PUT the policy with isAzureMonitorTargetEnabled true; the diagnostic setting then routes the events.",
+      remediable: true,
+      check: withPolicy(kind, (p, want) =>
+        !want.isAzureMonitorTargetEnabled || p.isAzureMonitorTargetEnabled === true ? pass("Azure Monitor target enabled") : fail("isAzureMonitorTargetEnabled is not true"),
+      ),
+    },
+    {
+      id: `${prefix}.auditing.action-groups`,
+      title: `${label} auditing records the required action groups`,
+      severity: "high",
+      kind,
+      rationale: "The portal's default groups record every batch and every successful and failed login; without them the audit misses what investigations need.",
+      remedy: "PUT the policy with the missing groups added to auditActionsAndGroups (existing groups kept).",
+      remediable: true,
+      check: withPolicy(kind, (p, want) => {
+        const missing = missingActionGroups(p, want.actionGroups);
+        return missing.length ? fail(`missing ${missing.join(", ")}`, { auditActionsAndGroups: p.auditActionsAndGroups ?? [] }) : pass(`holds ${want.actionGroups.join(", ")}`);
+      }),
+    },
+    {
+      id: `${prefix}.auditing.retention`,
+      title: `${label} audit retention in storage is long enough`,
+      severity: "medium",
+      kind,
+      rationale: "Audit logs kept in storage must outlive the investigations that need them; 0 means unlimited, and auditing only to Log Analytics has no retention to check here.",
+      remedy: "PUT the policy with retentionDays at least the baseline's minimum (or 0 for unlimited).",
+      remediable: true,
+      check: withPolicy(kind, (p, want) => {
+        if (!p.storageEndpoint) return notApplicable("no storage target: retention is the workspace's");
+        const days = p.retentionDays ?? 0;
+        if (days === 0) return pass("retention 0: unlimited");
+        return days >= want.minRetentionDays ? pass(`retention ${days} days`) : fail(`retention ${days} days, baseline minimum ${want.minRetentionDays}`);
+      }),
+    },
+  ];
+}
+
+export const serverAuditingRules: Rule[] = [...rules("sql-server", "sql", "SQL server"), ...rules("synapse-workspace", "synapse", "Synapse workspace")];

@@ -1,0 +1,46 @@
+import type { Baseline, Mode } from "./policy/schema.js";
+import type { Target, TargetKind } from "./domain.js";
+
+/** Which targets the baseline covers, which it exempts, and what it may do to each kind. */
+export function inScope(baseline: Baseline, target: Target): boolean {
+  const scope = baseline.scope;
+  if (!scope.kinds.includes(target.kind)) return false;
+  if (scope.subscriptions.length && !scope.subscriptions.some((s) => s.toLowerCase() === target.subscriptionId.toLowerCase())) return false;
+  if (scope.resourceGroups.length) {
+    const rg = target.resourceGroup.toLowerCase();
+    const qualified = `${target.subscriptionId}/${target.resourceGroup}`.toLowerCase();
+    if (!scope.resourceGroups.some((entry) => entry.toLowerCase() === rg || entry.toLowerCase() === qualified)) return false;
+  }
+  const tag = (name: string) => Object.entries(target.tags).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+  for (const [name, value] of Object.entries(scope.includeTags)) if (tag(name) !== value) return false;
+  for (const [name, value] of Object.entries(scope.excludeTags)) if (tag(name) === value) return false;
+  return true;
+}
+
+export function modeFor(baseline: Baseline, kind: TargetKind): Mode {
+  const key = kind === "sql-managed-instance" ? "sqlManagedInstance" : kind === "sql-server" ? "sqlServer" : "synapseWorkspace";
+  return baseline.modes[key] ?? baseline.mode;
+}
+
+export type ExemptionStatus =
+  | { state: "none" }
+  | { state: "active"; reason: string; expires?: string; rules?: string[]; source: "tag" | "list" }
+  | { state: "expired"; reason: string; expires: string };
+
+export function exemptionFor(baseline: Baseline, target: Target, now: Date): ExemptionStatus {
+  const { tag, resources } = baseline.exemptions;
+  const tagValue = Object.entries(target.tags).find(([k]) => k.toLowerCase() === tag.name.toLowerCase())?.[1];
+  if (tagValue !== undefined && tagValue.toLowerCase() === tag.value.toLowerCase()) {
+    return { state: "active", reason: `tagged ${tag.name}=${tagValue}`, source: "tag" };
+  }
+  const entry = resources.find((r) => r.resourceId.toLowerCase() === target.id.toLowerCase());
+  if (!entry) return { state: "none" };
+  // An exemption holds through the whole of its expiry day (UTC).
+  const end = new Date(`${entry.expires}T23:59:59.999Z`);
+  if (now.getTime() > end.getTime()) return { state: "expired", reason: entry.reason, expires: entry.expires };
+  return { state: "active", reason: entry.reason, expires: entry.expires, ...(entry.rules ? { rules: entry.rules } : {}), source: "list" };
+}
+
+export function exempts(status: ExemptionStatus, ruleId: string): boolean {
+  return status.state === "active" && (!status.rules || status.rules.includes(ruleId));
+}
