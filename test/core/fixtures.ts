@@ -1,6 +1,6 @@
 import { parseBaseline } from "../../src/core/policy/load.js";
 import type { Baseline } from "../../src/core/policy/schema.js";
-import type { ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification, Target } from "../../src/core/domain.js";
+import type { ManagedInstanceSql, Observation, ObservedAudit, ObservedDiagnosticSetting, ObservedSpecification, Target } from "../../src/core/domain.js";
 
 export const NOW = new Date("2026-11-24T12:00:00Z");
 export const SUB = "11111111-1111-4111-8111-111111111111";
@@ -57,9 +57,9 @@ export function miSql(over: Partial<ManagedInstanceSql> = {}): ManagedInstanceSq
   return { engineEdition: 8, loginName: "auditguard-scanner", canAlterAudits: true, audits: [audit()], specifications: [spec()], ...over };
 }
 
-export const goodDiagnostics = [{ name: "audit-to-law", workspaceId: LAW, logs: [{ category: "SQLSecurityAuditEvents", enabled: true }] }];
+export const goodDiagnostics: ObservedDiagnosticSetting[] = [{ name: "audit-to-law", workspaceId: LAW, logs: [{ category: "SQLSecurityAuditEvents", enabled: true }] }];
 
-export function miObservation(sql: ManagedInstanceSql = miSql(), diagnostics = goodDiagnostics): Observation {
+export function miObservation(sql: ManagedInstanceSql = miSql(), diagnostics: ObservedDiagnosticSetting[] = goodDiagnostics): Observation {
   return {
     target: target(),
     observedAt: NOW.toISOString(),
@@ -69,7 +69,7 @@ export function miObservation(sql: ManagedInstanceSql = miSql(), diagnostics = g
   };
 }
 
-export function serverObservation(kind: "sql-server" | "synapse-workspace", policy: Record<string, unknown>, diagnostics = goodDiagnostics): Observation {
+export function serverObservation(kind: "sql-server" | "synapse-workspace", policy: Record<string, unknown>, diagnostics: ObservedDiagnosticSetting[] = goodDiagnostics): Observation {
   return {
     target: target(kind, kind === "sql-server" ? "sql-1" : "syn-1"),
     observedAt: NOW.toISOString(),

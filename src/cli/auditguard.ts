@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import type { CommandResult } from "./result.js";
+import { EXIT } from "./result.js";
+import { rulesCommand } from "./commands/rules.js";
+import { validateCommand } from "./commands/validate.js";
+import { planCommand } from "./commands/plan.js";
+
+/**
+ * The auditguard command. Each subcommand is a function returning its output and exit code; this file only
+ * wires them to commander and the process.
+ */
+function emit(result: CommandResult): void {
+  if (result.stdout) process.stdout.write(result.stdout);
+  if (result.stderr) process.stderr.write(result.stderr);
+  process.exitCode = result.exitCode;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("auditguard")
+    .description("Keeps SQL auditing on across an Azure estate: Managed Instances, SQL servers, Synapse workspaces.")
+    .exitOverride()
+    .showHelpAfterError();
+  program
+    .command("rules")
+    .description("list the rule catalog")
+    .option("--format <format>", "table or json", "table")
+    .action((opts: { format: string }) => emit(rulesCommand(opts)));
+  program
+    .command("validate")
+    .description("check a baseline file; prints every problem with its line")
+    .argument("<config>", "baseline file (YAML or JSON)")
+    .action((config: string) => emit(validateCommand(config)));
+  program
+    .command("plan")
+    .description("print the exact T-SQL and ARM changes for a saved observation")
+    .requiredOption("--config <file>", "baseline file")
+    .requiredOption("--observation <file>", "observation JSON")
+    .option("--format <format>", "text or json", "text")
+    .action((opts: { config: string; observation: string; format: string }) => emit(planCommand(opts)));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; everything else commander refuses is a usage error.
+      process.exitCode = error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help" ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    process.stderr.write(`auditguard: ${(error as Error).message}\n`);
+    process.exitCode = EXIT.usage;
+  }
+}
+
+// Run when executed (directly or through the npm bin link), not when imported by tests.
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) await main(process.argv);
