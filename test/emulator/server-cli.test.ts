@@ -1,7 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -11,6 +10,7 @@ import { runEmulator } from "../../emulator/cli.js";
 import type { RunningEmulatorCli } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
 import { rawRequest } from "../../emulator/http/request.js";
+import { parseBaseline } from "../../src/core/policy/load.js";
 
 // The emulator as the `auditguard emulator` command runs it: the demo fleet, printed endpoints, files written.
 const DEMO_PROD = "3a1f5b2c-7d8e-4f90-a1b2-c3d4e5f60718";
@@ -74,21 +74,11 @@ describe("runEmulator", () => {
     assert.deepEqual(baseline.activity.allowedBackupStorageAccounts, ["contosobackupsprod"]);
   });
 
-  it("the written baseline is accepted by the baseline schema of src/core", async (t) => {
-    const candidates = ["../../src/core/policy/schema", "../../src/core/baseline/schema", "../../src/core/baseline/index"];
-    const present = candidates.filter((c) => existsSync(new URL(`${c}.ts`, import.meta.url)) || existsSync(new URL(`${c}.js`, import.meta.url)));
-    if (present.length === 0) {
-      t.todo("the baseline schema does not exist yet: parse the generated baseline with it once it does");
-      return;
-    }
-    const mod = (await import(`${present[0]!}.js`)) as Record<string, unknown>;
-    const schema = mod.baselineSchema as { safeParse(v: unknown): { success: boolean; error?: { issues: unknown[] } } } | undefined;
-    if (!schema || typeof schema.safeParse !== "function") {
-      t.todo(`${present[0]} exports no baselineSchema yet`);
-      return;
-    }
-    const result = schema.safeParse(parse(readFileSync(run.baselineFile!, "utf8")));
-    assert.ok(result.success, JSON.stringify(result.error?.issues));
+  it("the written baseline is accepted by the baseline parser of src/core/policy", () => {
+    const parsed = parseBaseline(readFileSync(run.baselineFile!, "utf8"), { fileName: run.baselineFile! });
+    assert.ok(parsed.ok, parsed.ok ? "" : JSON.stringify(parsed.problems));
+    assert.equal(parsed.baseline.endpoints.resourceManager, run.endpoints.armUrl);
+    assert.equal(parsed.baseline.managedInstance.specification.name, "auditguard-spec");
   });
 
   it("serves the demo estate to the real SDK with the printed environment", async () => {
