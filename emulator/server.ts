@@ -17,6 +17,7 @@ import type { SqlStateValidator } from "./fleet/load.js";
 import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
 import { createArmHandler } from "./arm/handler.js";
 import { providerId } from "./estate/ids.js";
+import { createLogAnalyticsHandler, createResourceGraphHandler } from "./kusto/index.js";
 import { isAuthorized } from "./arm/rbac.js";
 import { callerScopedGraphStore } from "./arm/graph-scope.js";
 
@@ -36,9 +37,7 @@ export interface ServiceContext {
 }
 
 /**
- * Integration point for the query services of emulator/loganalytics. When not given, startEmulator looks for
- * `emulator/loganalytics/index.js` exporting `createLogAnalyticsHandler(store)` and
- * `createResourceGraphHandler(store)` and mounts whichever exists.
+ * The query services (Log Analytics, Resource Graph); by default the KQL engine of emulator/kusto.
  */
 export interface QueryServiceFactories {
   /** Serves the Log Analytics query API; receives requests with their full path (`/v1/workspaces/{id}/query`, `/v1/$batch`, `/v1/{resourceId}/query`). */
@@ -101,18 +100,11 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-async function discoverQueryServices(): Promise<QueryServiceFactories> {
-  // A variable specifier keeps this optional module out of the type-checker until it exists.
-  const specifier = "./loganalytics/index.js";
-  try {
-    const mod = (await import(specifier)) as Record<string, unknown>;
-    const factories: QueryServiceFactories = {};
-    if (typeof mod.createLogAnalyticsHandler === "function") factories.logAnalytics = mod.createLogAnalyticsHandler as QueryServiceFactories["logAnalytics"];
-    if (typeof mod.createResourceGraphHandler === "function") factories.resourceGraph = mod.createResourceGraphHandler as QueryServiceFactories["resourceGraph"];
-    return factories;
-  } catch {
-    return {};
-  }
+function defaultQueryServices(now: () => Date): QueryServiceFactories {
+  return {
+    logAnalytics: (store) => createLogAnalyticsHandler(store, { now }),
+    resourceGraph: (store) => createResourceGraphHandler(store, { now }),
+  };
 }
 
 const LOG_ANALYTICS_AUDIENCES = ["https://api.loganalytics.io", "https://api.loganalytics.azure.com"];
@@ -184,7 +176,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const caFile = join(dir, "emulator-ca.pem");
   writeFileSync(caFile, ca.certPem);
   const context: ServiceContext = { estate, authority, faults, ca, host };
-  const services = options.services ?? (await discoverQueryServices());
+  const services = options.services ?? defaultQueryServices(options.now ?? (() => new Date()));
   const nowMs = options.now ? () => options.now!().getTime() : () => Date.now();
 
   const identities = [fleet.scanner, ...fleet.otherIdentities];
