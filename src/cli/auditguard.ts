@@ -7,6 +7,7 @@ import { EXIT } from "./result.js";
 import { rulesCommand } from "./commands/rules.js";
 import { validateCommand } from "./commands/validate.js";
 import { planCommand } from "./commands/plan.js";
+import { scanCommand } from "./commands/scan.js";
 
 /**
  * The auditguard command. Each subcommand is a function returning its output and exit code; this file only
@@ -40,6 +41,30 @@ export function buildProgram(): Command {
     .requiredOption("--observation <file>", "observation JSON")
     .option("--format <format>", "text or json", "text")
     .action((opts: { config: string; observation: string; format: string }) => emit(planCommand(opts)));
+  program
+    .command("scan")
+    .description("scan the estate the baseline scopes; remediate in enforce mode")
+    .requiredOption("--config <file>", "baseline file")
+    .option("--mode <mode>", "override the baseline's mode: off, plan or enforce")
+    .option("--concurrency <n>", "targets scanned at once")
+    .option("--format <format>", "table or json", "table")
+    .option("--output <file>", "write the report to a file")
+    .action(async (opts: { config: string; mode?: string; concurrency?: string; format: string; output?: string }) => {
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      emit(await scanCommand({ ...opts, progress: process.stderr, signal: controller.signal }));
+    });
+  program
+    .command("emulator")
+    .description("start the local Azure estate (development and demos)")
+    .requiredOption("--fleet <file>", "fleet file")
+    .option("--write-endpoints <file>", "write the endpoints as JSON")
+    .option("--baseline-out <file>", "write a baseline pointing at the emulator")
+    .action(async (opts: { fleet: string; writeEndpoints?: string; baselineOut?: string }) => {
+      // Loaded on demand: the emulator is a development tool, not part of the deployed app.
+      const { emulatorCommand } = await import("./commands/emulator.js");
+      await emulatorCommand(opts);
+    });
   return program;
 }
 

@@ -189,6 +189,8 @@ export interface TargetResult {
   /** Findings after remediation, when anything was applied. */
   findingsAfter?: Finding[];
   exemption?: { reason: string; expires?: string };
+  /** The look-back window the activity rules read, when activity was read. */
+  activityWindow?: { from: string; to: string };
 }
 
 /** How a change is shown to people and tools: the exact statement, or the PUT line and its JSON body. */

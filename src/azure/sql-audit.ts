@@ -1,0 +1,213 @@
+import sql from "mssql";
+import type { TokenCredential } from "@azure/core-auth";
+
+/**
+ * The T-SQL side of a Managed Instance: reads the server audit catalog in one round trip and applies a plan's
+ * statements in order under an application lock, over mssql/tedious with certificate checks on.
+ *
+ * The connect override keeps the instance's real name for TLS: tedious sends `options.serverName` as SNI and
+ * checks the certificate against it, while the socket goes to `connect.host:port` — how Azure's gateway routes,
+ * and how the emulator is reached.
+ */
+export interface SqlTarget {
+  /** The instance's fully qualified domain name. */
+  serverName: string;
+  port?: number;
+  /** Connect somewhere else while keeping serverName for TLS (emulator, private endpoint, jump host). */
+  connect?: { host: string; port: number };
+  database?: string;
+}
+
+export interface SqlAccess {
+  credential: TokenCredential;
+  /** Extra CA certificate(s) to trust, PEM. */
+  caPem?: string;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** The rows the four audit views return, unchanged. */
+export interface RawAuditCatalog {
+  server: { engineEdition: number | null; version: string; loginName: string; canAlterAudits: boolean };
+  audits: Array<{
+    auditId: number;
+    name: string;
+    auditGuid: string;
+    type: string;
+    typeDesc: string;
+    onFailureDesc: string;
+    isStateEnabled: boolean;
+    queueDelay: number;
+    predicate: string | null;
+    statusDesc: string | null;
+    auditFilePath: string | null;
+  }>;
+  specifications: Array<{ id: number; name: string; auditGuid: string | null; isStateEnabled: boolean }>;
+  details: Array<{ specificationId: number; actionName: string; auditedResult: string | null }>;
+}
+
+/** The catalog in one batch: four result sets, one round trip. */
+export const READ_AUDIT_CATALOG = `SELECT CAST(SERVERPROPERTY('EngineEdition') AS int) AS engine_edition, @@VERSION AS version, SUSER_SNAME() AS login_name, HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY SERVER AUDIT') AS can_alter;
+SELECT a.audit_id, a.name, a.audit_guid, a.type, a.type_desc, a.on_failure_desc, a.is_state_enabled, a.queue_delay, a.predicate, s.status_desc, s.audit_file_path FROM sys.server_audits AS a LEFT JOIN sys.dm_server_audit_status AS s ON s.audit_id = a.audit_id ORDER BY a.name;
+SELECT sp.server_specification_id, sp.name, sp.audit_guid, sp.is_state_enabled FROM sys.server_audit_specifications AS sp ORDER BY sp.name;
+SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys.server_audit_specification_details AS d ORDER BY d.server_specification_id, d.audit_action_name;`;
+
+export const APPLOCK_RESOURCE = "auditguard:server-audit";
+
+/** A SQL error as the server sent it: number, state, class and text, for exact reporting. */
+export class SqlStatementError extends Error {
+  constructor(
+    message: string,
+    readonly number: number | undefined,
+    readonly state: number | undefined,
+    readonly severity: number | undefined,
+    readonly statementIndex: number,
+    readonly statement: string,
+  ) {
+    super(message);
+    this.name = "SqlStatementError";
+  }
+}
+
+export class SqlLockTimeoutError extends Error {}
+
+export function connectionConfig(target: SqlTarget, access: SqlAccess): sql.config {
+  return {
+    server: target.connect?.host ?? target.serverName,
+    port: target.connect?.port ?? target.port ?? 1433,
+    database: target.database ?? "master",
+    authentication: { type: "token-credential", options: { credential: access.credential } },
+    connectionTimeout: access.connectTimeoutMs ?? 15_000,
+    requestTimeout: access.requestTimeoutMs ?? 30_000,
+    // One connection: the application lock is owned by the session, so every statement must run on it.
+    pool: { min: 0, max: 1, idleTimeoutMillis: 5_000 },
+    validateConnection: false,
+    options: {
+      encrypt: true,
+      trustServerCertificate: false,
+      serverName: target.serverName,
+      appName: "AuditGuard",
+      ...(access.caPem ? { cryptoCredentialsDetails: { ca: [access.caPem] } } : {}),
+    },
+  } as sql.config;
+}
+
+const str = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
+const bool = (v: unknown): boolean => v === true || v === 1;
+
+export function parseAuditCatalog(recordsets: ReadonlyArray<ReadonlyArray<Record<string, unknown>>>): RawAuditCatalog {
+  if (recordsets.length !== 4) throw new Error(`expected 4 result sets from the audit catalog query, got ${recordsets.length}`);
+  const [serverRows, auditRows, specRows, detailRows] = recordsets as [
+    ReadonlyArray<Record<string, unknown>>,
+    ReadonlyArray<Record<string, unknown>>,
+    ReadonlyArray<Record<string, unknown>>,
+    ReadonlyArray<Record<string, unknown>>,
+  ];
+  const server = serverRows[0] ?? {};
+  return {
+    server: {
+      engineEdition: server.engine_edition === null || server.engine_edition === undefined ? null : Number(server.engine_edition),
+      version: str(server.version),
+      loginName: str(server.login_name),
+      canAlterAudits: bool(server.can_alter),
+    },
+    audits: auditRows.map((r) => ({
+      auditId: Number(r.audit_id),
+      name: str(r.name),
+      auditGuid: str(r.audit_guid).toLowerCase(),
+      type: str(r.type).trim(),
+      typeDesc: str(r.type_desc),
+      onFailureDesc: str(r.on_failure_desc),
+      isStateEnabled: bool(r.is_state_enabled),
+      queueDelay: Number(r.queue_delay),
+      predicate: r.predicate === null || r.predicate === undefined ? null : String(r.predicate),
+      statusDesc: r.status_desc === null || r.status_desc === undefined ? null : String(r.status_desc),
+      auditFilePath: r.audit_file_path === null || r.audit_file_path === undefined ? null : String(r.audit_file_path),
+    })),
+    specifications: specRows.map((r) => ({
+      id: Number(r.server_specification_id),
+      name: str(r.name),
+      auditGuid: r.audit_guid === null || r.audit_guid === undefined ? null : String(r.audit_guid).toLowerCase(),
+      isStateEnabled: bool(r.is_state_enabled),
+    })),
+    details: detailRows.map((r) => ({
+      specificationId: Number(r.server_specification_id),
+      actionName: str(r.audit_action_name),
+      auditedResult: r.audited_result === null || r.audited_result === undefined ? null : String(r.audited_result),
+    })),
+  };
+}
+
+function toStatementError(error: unknown, index: number, statement: string): SqlStatementError {
+  const e = error as { message?: string; number?: number; state?: number; class?: number; originalError?: { info?: { number?: number; state?: number; class?: number; message?: string } } };
+  const info = e.originalError?.info;
+  return new SqlStatementError(
+    e.message ?? info?.message ?? String(error),
+    e.number ?? info?.number,
+    e.state ?? info?.state,
+    e.class ?? info?.class,
+    index,
+    statement,
+  );
+}
+
+export class SqlAuditConnection {
+  private constructor(private readonly pool: sql.ConnectionPool) {}
+
+  static async open(target: SqlTarget, access: SqlAccess): Promise<SqlAuditConnection> {
+    const pool = new sql.ConnectionPool(connectionConfig(target, access));
+    // A failed connect leaves an 'error' listener-less pool; swallow its late events, the caller gets the rejection.
+    pool.on("error", () => undefined);
+    await pool.connect();
+    return new SqlAuditConnection(pool);
+  }
+
+  async readCatalog(): Promise<RawAuditCatalog> {
+    const result = await this.pool.request().batch(READ_AUDIT_CATALOG);
+    return parseAuditCatalog(result.recordsets as unknown as Array<Array<Record<string, unknown>>>);
+  }
+
+  /**
+   * Runs the statements in order, each in its own batch, on one session holding an exclusive application lock,
+   * so two scanners remediating the same instance serialise instead of interleaving. Every batch first checks
+   * that it still runs on the locking session (a dropped connection would silently lose the lock), then runs
+   * its statement. Stops at the first error and reports it exactly; earlier statements stay applied, since
+   * audit state changes cannot run inside a user transaction.
+   */
+  async applyStatements(statements: readonly string[], lockTimeoutMs = 30_000): Promise<number> {
+    const lock = await this.pool
+      .request()
+      .input("resource", sql.NVarChar(255), APPLOCK_RESOURCE)
+      .input("timeout", sql.Int, lockTimeoutMs)
+      .query<{ result: number; spid: number }>(
+        "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;",
+      );
+    const code = Number(lock.recordset[0]?.result);
+    const spid = Number(lock.recordset[0]?.spid);
+    if (!(code >= 0)) throw new SqlLockTimeoutError(`could not take the remediation lock on the instance (sp_getapplock returned ${code})`);
+    if (!Number.isInteger(spid)) throw new Error("the instance did not report its session id");
+    let applied = 0;
+    try {
+      for (const [index, statement] of statements.entries()) {
+        const guarded = `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
+        try {
+          await this.pool.request().batch(guarded);
+        } catch (error) {
+          throw toStatementError(error, index, statement);
+        }
+        applied++;
+      }
+    } finally {
+      await this.pool
+        .request()
+        .input("resource", sql.NVarChar(255), APPLOCK_RESOURCE)
+        .query("EXEC sp_releaseapplock @Resource = @resource, @LockOwner = 'Session';")
+        .catch(() => undefined);
+    }
+    return applied;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

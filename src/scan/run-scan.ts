@@ -1,0 +1,189 @@
+import { randomUUID } from "node:crypto";
+import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import { inScope, modeFor } from "../core/scope.js";
+import { EVENT_TYPES } from "../core/events/catalog.js";
+import type { CloudEvent } from "../core/events/catalog.js";
+import { buildEvent } from "../core/events/build.js";
+import { discoverResources } from "../azure/inventory.js";
+import type { DiscoveredResource } from "../azure/inventory.js";
+import type { ResultsStore, StoredResult } from "../azure/results-store.js";
+import type { JsonQueue } from "../azure/queues.js";
+import { runPool } from "./pool.js";
+import { scanTarget } from "./scan-target.js";
+import { eventsForResult } from "./result-events.js";
+import type { ScanEnvironment } from "./environment.js";
+import { describeError, formatReason } from "./errors.js";
+
+/**
+ * The whole-estate run for the CLI and on-demand scans: inventory, scope and mode filters, then every target
+ * through the per-target pipeline in a bounded pool under an overall deadline. Results go to the store and
+ * events to the queue as each target finishes, so a run cut short still keeps what finished.
+ */
+export function toTarget(resource: DiscoveredResource): Target {
+  const fqdn = resource.properties.fullyQualifiedDomainName;
+  return {
+    id: resource.id,
+    kind: resource.kind,
+    name: resource.name,
+    subscriptionId: resource.subscriptionId,
+    resourceGroup: resource.resourceGroup,
+    location: resource.location,
+    tags: resource.tags,
+    ...(typeof fqdn === "string" && fqdn ? { fullyQualifiedDomainName: fqdn } : {}),
+  };
+}
+
+export interface ScanRunOptions {
+  trigger: "timer" | "http" | "cli" | "queue";
+  scanId?: string;
+  mode?: "off" | "plan" | "enforce";
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Absolute deadline (ms since epoch); default from the baseline's scan.deadlineMinutes. */
+  deadline?: number;
+  now?: () => Date;
+  store?: ResultsStore;
+  events?: JsonQueue;
+  eventSource?: string;
+  onStart?: (targets: Target[]) => void;
+  onResult?: (result: TargetResult) => void;
+}
+
+export interface ScanRunSummary {
+  scanId: string;
+  mode: "off" | "plan" | "enforce" | "per-kind";
+  startedAt: string;
+  finishedAt: string;
+  complete: boolean;
+  inventory: { source: string; fallbackReason?: string; failures: Array<{ subscriptionId: string; message: string }>; discovered: number; inScope: number };
+  results: TargetResult[];
+  notScanned: Array<{ target: Target; reason: string }>;
+  counts: Record<TargetStatus, number>;
+  /** Events that could not be published or results that could not be stored, with the reason. */
+  deliveryErrors: string[];
+}
+
+export function toStoredResult(result: TargetResult): StoredResult {
+  const failing = (result.findingsAfter ?? result.findings).filter((f) => f.status === "fail" || f.status === "error").map((f) => f.ruleId);
+  return {
+    scanId: result.scanId,
+    targetId: result.target.id,
+    kind: result.target.kind,
+    name: result.target.name,
+    subscriptionId: result.target.subscriptionId,
+    resourceGroup: result.target.resourceGroup,
+    status: result.status,
+    ...(result.reason ? { reason: result.reason } : {}),
+    scannedAt: result.finishedAt,
+    failingRuleIds: failing,
+    detail: result,
+  };
+}
+
+export function emptyCounts(): Record<TargetStatus, number> {
+  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
+}
+
+export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Promise<ScanRunSummary> {
+  const now = options.now ?? (() => new Date());
+  const scanId = options.scanId ?? `${now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+  const startedAt = now();
+  const baseline = env.baseline;
+  const deadline = options.deadline ?? startedAt.getTime() + baseline.scan.deadlineMinutes * 60_000;
+  const source = options.eventSource ?? "urn:auditguard:cli";
+  const deliveryErrors: string[] = [];
+
+  const inventory = await discoverResources(env.clients, {
+    subscriptions: baseline.scope.subscriptions,
+    useResourceGraph: baseline.endpoints.useResourceGraph,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const all = inventory.resources.map(toTarget);
+  const targets = all
+    .filter((t) => inScope(baseline, t) && (options.mode ?? modeFor(baseline, t.kind)) !== "off")
+    .sort((a, b) => a.id.localeCompare(b.id));
+  options.onStart?.(targets);
+
+  const counts = emptyCounts();
+  await options.store?.saveRun({ scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: startedAt.toISOString(), expectedTargets: targets.length, counts, complete: false }).catch((e: unknown) => {
+    deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
+  });
+
+  const publish = async (events: CloudEvent[]) => {
+    if (!options.events) return;
+    for (const event of events) {
+      await options.events.send(event).catch((e: unknown) => deliveryErrors.push(`event ${event.type} for ${event.subject ?? scanId}: ${formatReason(describeError(e, "inventory", "events queue"))}`));
+    }
+  };
+
+  const outcomes = await runPool(
+    targets,
+    async (target, signal) => {
+      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: leaseLock(options.store, scanId) } : {}) });
+      counts[result.status]++;
+      if (options.store) {
+        await options.store.saveResult(toStoredResult(result)).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "inventory", "results store"))}`));
+      }
+      await publish(eventsForResult(result, { source, now: now() }));
+      options.onResult?.(result);
+      return result;
+    },
+    { concurrency: options.concurrency ?? baseline.scan.concurrency, deadline, ...(options.signal ? { signal: options.signal } : {}) },
+  );
+
+  const results: TargetResult[] = [];
+  const notScanned: ScanRunSummary["notScanned"] = [];
+  outcomes.forEach((outcome, i) => {
+    const target = targets[i]!;
+    if (outcome.status === "fulfilled") results.push(outcome.value);
+    else if (outcome.status === "not-started") notScanned.push({ target, reason: outcome.reason === "deadline" ? "not scanned: the scan deadline was reached" : "not scanned: the scan was cancelled" });
+    else notScanned.push({ target, reason: `scan failed: ${formatReason(describeError(outcome.reason, "inventory", target.id))}` });
+  });
+
+  const finishedAt = now();
+  const complete = notScanned.length === 0;
+  const summary: ScanRunSummary = {
+    scanId,
+    mode: options.mode ?? (Object.values(baseline.modes).some((m) => m !== undefined && m !== baseline.mode) ? "per-kind" : baseline.mode),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    complete,
+    inventory: {
+      source: inventory.source,
+      ...(inventory.fallbackReason ? { fallbackReason: inventory.fallbackReason } : {}),
+      failures: inventory.failures,
+      discovered: all.length,
+      inScope: targets.length,
+    },
+    results,
+    notScanned,
+    counts,
+    deliveryErrors,
+  };
+  await options.store?.saveRun({ scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: summary.startedAt, finishedAt: summary.finishedAt, expectedTargets: targets.length, counts, complete }).catch((e: unknown) => {
+    deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
+  });
+  await publish([
+    buildEvent(
+      EVENT_TYPES.scanCompleted,
+      {
+        scanId,
+        trigger: options.trigger,
+        mode: options.mode ?? baseline.mode,
+        startedAt: summary.startedAt,
+        finishedAt: summary.finishedAt,
+        complete,
+        counts: { targets: targets.length, ...counts, notScanned: notScanned.length },
+      },
+      { source, now: finishedAt, id: `${scanId}-completed` },
+    ),
+  ]);
+  return summary;
+}
+
+function leaseLock(store: ResultsStore, owner: string) {
+  return async (target: Target) => {
+    const ok = await store.acquireLease(target.id, owner, 10 * 60_000);
+    return ok ? () => store.releaseLease(target.id, owner) : undefined;
+  };
+}

@@ -1,0 +1,88 @@
+import type { Finding, Target, TargetResult, TargetStatus } from "../core/domain.js";
+import { evaluate } from "../core/evaluate.js";
+import { plan } from "../core/plan.js";
+import { exemptionFor, modeFor } from "../core/scope.js";
+import { applyActions } from "./apply.js";
+import { observeTarget } from "./observe.js";
+import type { ScanEnvironment } from "./environment.js";
+import { describeError, formatReason } from "./errors.js";
+
+/**
+ * The per-target pipeline: observe → evaluate → plan → (enforce: apply → observe again → evaluate) → result.
+ * Never throws for the target's sake: whatever happens becomes the result's status and reason, so one target's
+ * failure cannot stop or corrupt another's.
+ */
+export interface ScanTargetOptions {
+  scanId: string;
+  now?: () => Date;
+  signal?: AbortSignal;
+  /** Overrides the baseline's mode (e.g. `--mode plan` on the CLI). */
+  mode?: "off" | "plan" | "enforce";
+  /** Serialises remediation of one target across scanners (Table storage lease); returns a release function. */
+  lock?: (target: Target) => Promise<(() => Promise<void>) | undefined>;
+}
+
+function statusOf(findings: readonly Finding[], applied: boolean): { status: TargetStatus; reason?: string } {
+  const failing = findings.filter((f) => f.status === "fail");
+  const errors = findings.filter((f) => f.status === "error");
+  if (failing.length) return { status: "noncompliant", reason: `${failing.length} rule${failing.length === 1 ? "" : "s"} failing: ${failing.map((f) => f.ruleId).join(", ")}` };
+  if (errors.length) return { status: "error", reason: errors.map((f) => `${f.ruleId}: ${f.message}`).join("; ") };
+  if (applied) return { status: "remediated" };
+  if (findings.length && findings.every((f) => f.status === "exempt" || f.status === "pass" || f.status === "not-applicable") && findings.some((f) => f.status === "exempt")) {
+    return { status: "exempt" };
+  }
+  return { status: "compliant" };
+}
+
+export async function scanTarget(env: ScanEnvironment, target: Target, options: ScanTargetOptions): Promise<TargetResult> {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now();
+  const mode = options.mode ?? modeFor(env.baseline, target.kind);
+  const exemption = exemptionFor(env.baseline, target, startedAt);
+  const base = {
+    scanId: options.scanId,
+    target,
+    mode,
+    startedAt: startedAt.toISOString(),
+    ...(exemption.state === "active" ? { exemption: { reason: exemption.reason, ...(exemption.expires ? { expires: exemption.expires } : {}) } } : {}),
+  };
+  try {
+    const observation = await observeTarget(env, target, { now: startedAt, ...(options.signal ? { signal: options.signal } : {}) });
+    const findings = evaluate(env.baseline, observation, startedAt);
+    const actions = plan(env.baseline, observation, findings);
+    if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
+    if (mode !== "enforce" || !actions.length) {
+      const { status, reason } = statusOf(findings, false);
+      return { ...base, status, ...(reason ? { reason } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
+    }
+    const release = options.lock ? await options.lock(target) : undefined;
+    if (options.lock && !release) {
+      return { ...base, status: "noncompliant", reason: "another scanner holds this target's remediation lease; left for it", finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
+    }
+    let outcome;
+    try {
+      outcome = await applyActions(env, target, actions, options.signal);
+    } finally {
+      await release?.();
+    }
+    const after = await observeTarget(env, target, { now: now(), ...(options.signal ? { signal: options.signal } : {}), ...(observation.activity ? { activity: observation.activity } : {}) });
+    const findingsAfter = evaluate(env.baseline, after, now());
+    const { status, reason } = statusOf(findingsAfter, outcome.applied.length > 0);
+    const failedReason = outcome.failed ? `remediation failed at "${outcome.failed.action.description}": ${formatReason({ ...outcome.failed.error, transient: false })}` : undefined;
+    return {
+      ...base,
+      status: outcome.failed && status === "remediated" ? "noncompliant" : status,
+      ...(failedReason || reason ? { reason: [failedReason, reason].filter(Boolean).join("; ") } : {}),
+      finishedAt: now().toISOString(),
+      findings,
+      plan: actions,
+      applied: outcome.applied,
+      ...(outcome.failed ? { failedAction: outcome.failed } : {}),
+      findingsAfter,
+    };
+  } catch (error) {
+    // Only a bug or a cancellation gets here: observation catches per part.
+    const d = describeError(error, "inventory", target.id);
+    return { ...base, status: "error", reason: formatReason(d), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
+  }
+}
