@@ -33,7 +33,7 @@ let baseline: Baseline;
 
 before(async () => {
   const fleet = parse(readFileSync(shippedFleet("test-small.yaml"), "utf8")) as FleetInput;
-  const rg = fleet.subscriptions[0]!.resourceGroups[0]!;
+  const rg = fleet.subscriptions![0]!.resourceGroups![0]!;
   rg.sqlServers = [...(rg.sqlServers ?? []), { name: "sql-exempt", tags: { "auditguard:exempt": "true" }, auditingSettings: { state: "Disabled" } }] as typeof rg.sqlServers;
   emu = await startEmulator({ fleet });
   azurite = await startAzurite();
