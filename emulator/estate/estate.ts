@@ -130,6 +130,14 @@ const DISABLED_POLICY: FleetAuditingPolicy = {
   isStorageSecondaryKeyInUse: false,
 };
 
+export interface EstateSnapshot {
+  version: 1;
+  policies: Record<string, AuditingPolicyProperties>;
+  diagnostics: Array<{ uri: string; settings: DiagnosticSettingState[] }>;
+  workspaces: Array<{ customerId: string; tables: Record<string, Array<Record<string, unknown>>> }>;
+  extensions?: Record<string, unknown>;
+}
+
 export interface EstateOptions {
   now?: () => Date;
 }
@@ -376,6 +384,45 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
   deleteDiagnosticSetting(resourceUri: string, name: string): boolean {
     return this.diagnostics.get(idKey(resourceUri))?.delete(name.toLowerCase()) ?? false;
   }
+
+  // ---- persistence (the demo keeps the estate between runs) ------------------------------------------------------
+
+  /**
+   * The estate's mutable state as JSON-safe data: auditing policies, diagnostic settings and Log Analytics rows.
+   * Restoring it on an estate built from the same fleet resumes where a previous run left off.
+   */
+  snapshot(): EstateSnapshot {
+    const encode = (v: unknown): unknown => (v instanceof Date ? { $date: v.toISOString() } : v);
+    return {
+      version: 1,
+      policies: Object.fromEntries(this.policies),
+      diagnostics: [...this.diagnostics.entries()].map(([uri, settings]) => ({ uri, settings: [...settings.values()] })),
+      workspaces: [...this.workspacesByCustomerId.values()].map((w) => ({
+        customerId: w.customerId,
+        tables: Object.fromEntries([...w.tables.entries()].map(([t, rows]) => [t, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, encode(v)])))])),
+      })),
+      extensions: { ...this.extensions },
+    };
+  }
+
+  restore(snapshot: EstateSnapshot): void {
+    if (snapshot.version !== 1) throw new Error(`unsupported estate snapshot version ${String(snapshot.version)}`);
+    const decode = (v: unknown): unknown => (v && typeof v === "object" && "$date" in (v as Record<string, unknown>) ? new Date(String((v as { $date: string }).$date)) : v);
+    this.policies.clear();
+    for (const [key, value] of Object.entries(snapshot.policies)) this.policies.set(key, value);
+    this.diagnostics.clear();
+    for (const { uri, settings } of snapshot.diagnostics) this.diagnostics.set(uri, new Map(settings.map((st) => [st.name.toLowerCase(), st])));
+    for (const { customerId, tables } of snapshot.workspaces) {
+      const ws = this.workspaceByCustomerId(customerId);
+      if (!ws) continue;
+      ws.tables.clear();
+      for (const [table, rows] of Object.entries(tables)) ws.tables.set(table, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, decode(v)])) as LogRow));
+    }
+    Object.assign(this.extensions, snapshot.extensions ?? {});
+  }
+
+  /** State other emulator parts (e.g. Managed Instance engines) keep with the estate's snapshot, by name. */
+  readonly extensions: Record<string, unknown> = {};
 
   // ---- LogAnalyticsStore ----------------------------------------------------------------------------------------
 

@@ -26,7 +26,12 @@ function statusOf(findings: readonly Finding[], applied: boolean): { status: Tar
   const failing = findings.filter((f) => f.status === "fail");
   const errors = findings.filter((f) => f.status === "error");
   if (failing.length) return { status: "noncompliant", reason: `${failing.length} rule${failing.length === 1 ? "" : "s"} failing: ${failing.map((f) => f.ruleId).join(", ")}` };
-  if (errors.length) return { status: "error", reason: errors.map((f) => `${f.ruleId}: ${f.message}`).join("; ") };
+  if (errors.length) {
+    // Rules that could not decide for the same reason (one unreadable part) are reported once.
+    const byMessage = new Map<string, string[]>();
+    for (const f of errors) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.ruleId]);
+    return { status: "error", reason: [...byMessage].map(([message, rules]) => `${message} (${rules.length === 1 ? rules[0] : `${rules.length} rules`})`).join("; ") };
+  }
   if (applied) return { status: "remediated" };
   if (findings.length && findings.every((f) => f.status === "exempt" || f.status === "pass" || f.status === "not-applicable") && findings.some((f) => f.status === "exempt")) {
     return { status: "exempt" };

@@ -36,7 +36,9 @@ export interface ScanCommandOptions {
 }
 
 export function summaryTable(summary: ScanRunSummary): string {
-  const rows = [...summary.results.map((r) => [r.target.kind, r.target.name, r.status, r.applied.length ? String(r.applied.length) : "", redact(r.reason ?? "")])];
+  // The table stays readable on a terminal; the JSON format carries every reason whole.
+  const short = (text: string) => (text.length > 160 ? `${text.slice(0, 157)}...` : text);
+  const rows = [...summary.results.map((r) => [r.target.kind, r.target.name, r.status, r.applied.length ? String(r.applied.length) : "", short(redact(r.reason ?? "").replace(/\s+/g, " "))])];
   for (const n of summary.notScanned) rows.push([n.target.kind, n.target.name, "not scanned", "", n.reason]);
   const c = summary.counts;
   return (
