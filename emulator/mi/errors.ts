@@ -1,0 +1,63 @@
+import type { SqlMessage } from "../sql/contracts.js";
+
+/** A T-SQL error raised while parsing or running a statement; carries the message SQL Server would send. */
+export class TsqlError extends Error {
+  constructor(readonly sql: SqlMessage) {
+    super(sql.message);
+  }
+}
+
+export function sqlError(number: number, message: string, cls = 16, state = 1, lineNumber = 1): TsqlError {
+  return new TsqlError({ number, state, class: cls, message, lineNumber });
+}
+
+export const errors = {
+  syntax: (near: string, line = 1) => sqlError(102, `Incorrect syntax near '${near}'.`, 15, 1, line),
+  syntaxKeyword: (keyword: string, line = 1) => sqlError(156, `Incorrect syntax near the keyword '${keyword}'.`, 15, 1, line),
+  unclosedQuote: (rest: string, line = 1) => sqlError(105, `Unclosed quotation mark after the character string '${rest}'.`, 15, 1, line),
+  unclosedIdentifier: (rest: string, line = 1) => sqlError(1038 /* closest documented; [unverified] */, `Unclosed quotation mark after the character string '${rest}'.`, 15, 1, line),
+  mustDeclare: (name: string) => sqlError(137, `Must declare the scalar variable "${name}".`, 15, 2),
+  alreadyDeclared: (name: string) => sqlError(134, `The variable name '${name}' has already been declared. Variable names must be unique within a query batch or stored procedure.`, 15),
+  invalidObject: (name: string) => sqlError(208, `Invalid object name '${name}'.`, 16),
+  invalidColumn: (name: string) => sqlError(207, `Invalid column name '${name}'.`, 16),
+  ambiguousColumn: (name: string) => sqlError(209, `Ambiguous column name '${name}'.`, 16),
+  unknownFunction: (name: string) => sqlError(195, `'${name}' is not a recognized built-in function name.`, 15, 10),
+  unknownProcedure: (name: string) => sqlError(2812, `Could not find stored procedure '${name}'.`, 16, 62),
+  conversion: (value: string, type: string) => sqlError(245, `Conversion failed when converting the nvarchar value '${value}' to data type ${type}.`, 16),
+  noPermission: () => sqlError(15247, "User does not have permission to perform this action.", 16),
+  doesNotExist: (verb: "alter" | "drop", what: string, name: string) =>
+    sqlError(15151, `Cannot ${verb} the ${what} '${name}', because it does not exist or you do not have permission.`, 16),
+  alreadyExists: (what: string, name: string) => sqlError(15530, `The ${what} with name "${name}" already exists.`, 16),
+  /** 33071: the %S_MSG substitution ("audit") is [unverified]. */
+  needAuditDisabled: () => sqlError(33071, "This command requires audit to be disabled. Disable the audit and rerun this command.", 16),
+  stateAlone: () => sqlError(33223, "ALTER SERVER AUDIT requires the STATE option to be specified without using any other options.", 16),
+  queueDelay: () => sqlError(33227, "The specified value for QUEUE_DELAY is not valid. Specify either 0 or 1000 and higher.", 16),
+  specNeedsDisabled: () => sqlError(33229, "Changes to an audit specification must be done while the audit specification is disabled.", 16),
+  specExistsForAudit: (audit: string) => sqlError(33230, `An audit specification for audit '${audit}' already exists.`, 16),
+  /** 33073 chosen over 15151 for a missing FOR SERVER AUDIT target — [unverified], reference §3.2 says "likely". */
+  auditNotFound: (audit: string) => sqlError(33073, `Cannot find server audit '${audit}' or you do not have the required permissions.`, 16),
+  /**
+   * MI refuses TO FILE, ON_FAILURE = SHUTDOWN, BACKUP TO DISK and more; the exact MI error is [unverified]: 40517 is
+   * the documented Azure SQL "not supported" error and the closest match.
+   */
+  notSupported: (option: string) => sqlError(40517, `Keyword or statement option '${option}' is not supported in this version of SQL Server.`, 16),
+  /** State changes inside a user transaction: 574 chosen over 226 — [unverified] (reference §3.2). */
+  notInTransaction: (statement: string) => sqlError(574, `${statement} statement cannot be used inside a user transaction.`, 16),
+  noTransaction: (verb: "COMMIT" | "ROLLBACK") =>
+    verb === "COMMIT"
+      ? sqlError(3902, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.", 16)
+      : sqlError(3903, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.", 16),
+  /** Text from the sp_getapplock docs: Transaction-owned locks need a transaction. Number [unverified]. */
+  applockNoTransaction: () => sqlError(1223, "You attempted to acquire a transactional application lock without an active transaction.", 16),
+  applockNotHeld: (resource: string) =>
+    sqlError(1223, `Cannot release the application lock (Database Principal: 'public', Resource: '${resource}') because it is not currently held.`, 16),
+  databaseMissing: (name: string) => sqlError(911, `Database '${name}' does not exist. Make sure that the name is entered correctly.`, 16),
+  databaseExists: (name: string) => sqlError(1801, `Database '${name}' already exists. Choose a different database name.`, 16),
+  backupDenied: (db: string) => sqlError(262, `BACKUP DATABASE permission denied in database '${db}'.`, 14),
+  restoreDenied: () => sqlError(262, "CREATE DATABASE permission denied in database 'master'.", 14),
+  viewServerState: () => sqlError(300, "VIEW SERVER STATE permission was denied on object 'server', database 'master'.", 14),
+  loginFailed: (user: string) => sqlError(18456, `Login failed for user '${user}'.`, 14),
+  cannotOpenDatabase: (db: string) => sqlError(4060, `Cannot open database "${db}" requested by the login. The login failed.`, 11),
+  /** Unknown action group: MI's answer is [unverified]; group names are grammar tokens, so a syntax error is likely. */
+  unknownGroup: (group: string) => sqlError(102, `Incorrect syntax near '${group}'.`, 15),
+};

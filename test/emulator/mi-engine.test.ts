@@ -1,0 +1,413 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { SqlAuditRecord, SqlSession, SqlValue, StatementOutcome } from "../../emulator/sql/contracts.js";
+import { ManagedInstanceEngine } from "../../emulator/mi/engine.js";
+import type { MiStateInput } from "../../emulator/mi/state-schema.js";
+
+const ADMIN_OID = "11111111-2222-4333-8444-555555555555";
+
+function setup(state: MiStateInput = {}) {
+  const records: SqlAuditRecord[] = [];
+  const engine = new ManagedInstanceEngine({
+    serverName: "mi-test.abc123def456.database.windows.net",
+    state: {
+      logins: [
+        { name: "dba", password: "test-only-pw-1", permissions: ["sysadmin"] },
+        { name: "reader", password: "test-only-pw-2", permissions: ["VIEW ANY DEFINITION", "VIEW SERVER STATE"] },
+        { name: "nobody", password: "test-only-pw-3" },
+        { kind: "entra", name: "auditguard-scanner", objectId: ADMIN_OID, permissions: ["ALTER ANY SERVER AUDIT", "VIEW SERVER STATE"] },
+      ],
+      databases: [{ name: "sales" }],
+      ...state,
+    },
+    now: () => new Date("2026-11-24T12:00:00Z"),
+    onAuditRecord: (r) => records.push(r),
+  });
+  const session = (name = "dba"): SqlSession =>
+    engine.openSession({ kind: name === "auditguard-scanner" ? "entra" : "sql", name }, "master", { address: "10.0.0.7", appName: "auditguard", hostName: "scanner-host" });
+  return { engine, records, session };
+}
+
+async function run(s: SqlSession, sql: string, params: Record<string, SqlValue> = {}): Promise<StatementOutcome[]> {
+  return s.execute({ sql, params: new Map(Object.entries(params)), signal: new AbortController().signal });
+}
+
+/** Runs a batch that must succeed; returns the rows of its last result set (as objects). */
+async function ok(s: SqlSession, sql: string, params: Record<string, SqlValue> = {}): Promise<Record<string, SqlValue>[]> {
+  const out = await run(s, sql, params);
+  const err = out.find((o) => o.kind === "error");
+  assert.equal(err, undefined, `unexpected error: ${err?.kind === "error" ? `${err.error.number} ${err.error.message}` : ""}`);
+  const rs = [...out].reverse().find((o) => o.kind === "rows");
+  if (!rs || rs.kind !== "rows") return [];
+  return rs.resultSet.rows.map((r) => Object.fromEntries(rs.resultSet.columns.map((c, i) => [c.name, r[i]!])));
+}
+
+async function fails(s: SqlSession, sql: string, number: number, message?: string | RegExp): Promise<void> {
+  const out = await run(s, sql);
+  const err = out.find((o) => o.kind === "error");
+  assert.ok(err && err.kind === "error", `expected error ${number} from: ${sql}`);
+  assert.equal(err.error.number, number, err.error.message);
+  if (typeof message === "string") assert.equal(err.error.message, message);
+  else if (message) assert.match(err.error.message, message);
+}
+
+const SEED = [
+  "CREATE SERVER AUDIT BackupRestoreAudit TO EXTERNAL_MONITOR;",
+  "CREATE SERVER AUDIT SPECIFICATION BackupRestoreAuditSpec\nFOR SERVER AUDIT BackupRestoreAudit\nADD (BACKUP_RESTORE_GROUP),\nADD (AUDIT_CHANGE_GROUP)\nWITH (STATE=ON);",
+  "ALTER SERVER AUDIT BackupRestoreAudit WITH (STATE=ON);",
+];
+
+describe("MI engine: logins", () => {
+  it("SQL login with the right password, 18456 otherwise, never echoing the password", async () => {
+    const { engine } = setup();
+    const good = await engine.login({ kind: "sql", userName: "DBA", password: "test-only-pw-1", database: "", appName: "a", hostName: "h" }, { address: "1.2.3.4" });
+    assert.ok(good.ok);
+    assert.equal(good.principal.name, "dba");
+    assert.equal(good.database, "master");
+    const bad = await engine.login({ kind: "sql", userName: "dba", password: "wrong-secret", database: "", appName: "a", hostName: "h" }, { address: "1.2.3.4" });
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.error, { number: 18456, state: 1, class: 14, message: "Login failed for user 'dba'.", lineNumber: 1 });
+    assert.ok(!JSON.stringify(bad).includes("wrong-secret"));
+  });
+
+  it("token login by oid; unknown principal refused with 18456", async () => {
+    const { engine } = setup();
+    const good = await engine.login({ kind: "token", claims: { oid: ADMIN_OID }, database: "sales", appName: "a", hostName: "h" }, { address: "x" });
+    assert.ok(good.ok && good.principal.kind === "entra" && good.principal.name === "auditguard-scanner" && good.database === "sales");
+    const bad = await engine.login({ kind: "token", claims: { oid: "99999999-2222-4333-8444-555555555555" }, database: "", appName: "a", hostName: "h" }, { address: "x" });
+    assert.ok(!bad.ok && bad.error.number === 18456);
+    const nodb = await engine.login({ kind: "token", claims: { oid: ADMIN_OID }, database: "nope", appName: "a", hostName: "h" }, { address: "x" });
+    assert.ok(!nodb.ok && nodb.error.number === 4060);
+  });
+});
+
+describe("MI engine: SELECT and the identity of the instance", () => {
+  it("SELECT 1, SERVERPROPERTY, @@VERSION, @@SERVERNAME, functions and parameters", async () => {
+    const { session } = setup();
+    const s = session("auditguard-scanner");
+    const out = await run(s, "SELECT 1");
+    assert.equal(out[0]!.kind, "rows");
+    if (out[0]!.kind === "rows") {
+      assert.deepEqual(out[0]!.resultSet.rows, [[1]]);
+      assert.deepEqual(out[0]!.resultSet.columns[0]!.type, { kind: "int" });
+      assert.equal(out[0]!.resultSet.columns[0]!.name, "");
+    }
+    const [r] = await ok(
+      s,
+      "SELECT CAST(SERVERPROPERTY('EngineEdition') AS int) AS edition, SERVERPROPERTY('Edition') ed, @@VERSION AS v, @@SERVERNAME AS sn, " +
+        "SUSER_SNAME() AS who, DB_NAME() AS db, HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY SERVER AUDIT') AS can, ISNULL(NULL, N'x') AS i, COALESCE(NULL, @p) AS c, @@SPID AS spid",
+      { "@p": "param" },
+    );
+    assert.equal(r!.edition, 8);
+    assert.equal(r!.ed, "SQL Azure");
+    assert.match(String(r!.v), /^Microsoft SQL Azure \(RTM\) - 12\.0\.2000\.8/);
+    assert.equal(r!.sn, "mi-test.abc123def456.database.windows.net");
+    assert.equal(r!.who, "auditguard-scanner");
+    assert.equal(r!.db, "master");
+    assert.equal(r!.can, 1);
+    assert.equal(r!.i, "x");
+    assert.equal(r!.c, "param");
+    assert.equal(r!.spid, s.id);
+    const [n] = await ok(session("reader"), "SELECT HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY SERVER AUDIT') AS can");
+    assert.equal(n!.can, 0);
+  });
+
+  it("engineEdition is data", async () => {
+    const { session } = setup({ engineEdition: 5 });
+    const [r] = await ok(session(), "SELECT CAST(SERVERPROPERTY('EngineEdition') AS int) AS e");
+    assert.equal(r!.e, 5);
+  });
+
+  it("DECLARE / SET / variables; undeclared variable is 137", async () => {
+    const { session } = setup();
+    const [r] = await ok(session(), "DECLARE @a int = 2, @b nvarchar(10); SET @b = N'it''s'; SELECT @a + 3 AS s, @b AS b");
+    assert.deepEqual(r, { s: 5, b: "it's" });
+    await fails(session(), "SELECT @nope", 137, 'Must declare the scalar variable "@nope".');
+  });
+
+  it("syntax errors: 102 and 156, GO is not T-SQL, nothing of a bad batch runs", async () => {
+    const { session, engine } = setup();
+    const s = session();
+    await fails(s, "CREATE SERVER AUDIT a TO EXTERNAL_MONITOR\nGO", 102, "Incorrect syntax near 'GO'.");
+    assert.equal(engine.findAudit("a"), undefined);
+    await fails(s, "SELECT FROM", 156, "Incorrect syntax near the keyword 'FROM'.");
+    await fails(s, "UPDATE x SET a = 1", 156, "Incorrect syntax near the keyword 'UPDATE'.");
+    await fails(s, "frobnicate", 102, "Incorrect syntax near 'frobnicate'.");
+    await fails(s, "SELECT 'abc", 105);
+    await fails(s, "SELECT * FROM sys.nope", 208, "Invalid object name 'sys.nope'.");
+    await fails(s, "SELECT bogus FROM sys.server_audits", 207, "Invalid column name 'bogus'.");
+    await fails(s, "EXEC sp_who", 2812);
+  });
+});
+
+describe("MI engine: audit DDL and the catalog views", () => {
+  it("CREATE SERVER AUDIT TO EXTERNAL_MONITOR: created disabled, view columns and types", async () => {
+    const { session } = setup();
+    const s = session();
+    await ok(s, "CREATE SERVER AUDIT [auditguard] TO EXTERNAL_MONITOR WITH (QUEUE_DELAY = 1000, ON_FAILURE = CONTINUE)");
+    const out = await run(s, "SELECT * FROM sys.server_audits");
+    assert.ok(out[0]!.kind === "rows");
+    const rs = out[0]!.resultSet;
+    assert.deepEqual(
+      rs.columns.map((c) => c.name),
+      ["audit_id", "name", "audit_guid", "create_date", "modify_date", "principal_id", "type", "type_desc", "on_failure", "on_failure_desc", "is_state_enabled", "queue_delay", "predicate", "is_operator_audit"],
+    );
+    assert.deepEqual(rs.columns[2]!.type, { kind: "uniqueidentifier" });
+    assert.deepEqual(rs.columns[3]!.type, { kind: "datetime" });
+    assert.deepEqual(rs.columns[6]!.type, { kind: "char", length: 2 });
+    assert.deepEqual(rs.columns[10]!.type, { kind: "tinyint" });
+    assert.deepEqual(rs.columns[13]!.type, { kind: "bit" });
+    const [a] = await ok(s, "SELECT name, type, type_desc, is_state_enabled, queue_delay, on_failure, on_failure_desc, predicate FROM sys.server_audits");
+    assert.deepEqual(a, { name: "auditguard", type: "EM", type_desc: "EXTERNAL_MONITOR", is_state_enabled: 0, queue_delay: 1000, on_failure: 0, on_failure_desc: "CONTINUE", predicate: null });
+    const [st] = await ok(s, "SELECT status, status_desc FROM sys.dm_server_audit_status WHERE name = 'auditguard'");
+    assert.deepEqual(st, { status: 0, status_desc: "NOT_STARTED" });
+    await fails(s, "CREATE SERVER AUDIT auditguard TO EXTERNAL_MONITOR", 15530, 'The server audit with name "auditguard" already exists.');
+  });
+
+  it("TO URL with RETENTION_DAYS inside URL(...) or in WITH; shows in sys.server_file_audits", async () => {
+    const { session } = setup();
+    const s = session();
+    await ok(s, "CREATE SERVER AUDIT u1 TO URL (PATH = 'https://acct.blob.core.windows.net/audits', RETENTION_DAYS = 30)");
+    await ok(s, "CREATE SERVER AUDIT u2 TO URL (PATH = N'https://acct.blob.core.windows.net/audits2') WITH (RETENTION_DAYS = 7, ON_FAILURE = FAIL_OPERATION, QUEUE_DELAY = 2000)");
+    const rows = await ok(s, "SELECT name, type_desc, log_file_path, retention_days, on_failure FROM sys.server_file_audits ORDER BY name");
+    assert.deepEqual(rows, [
+      { name: "u1", type_desc: "URL", log_file_path: "https://acct.blob.core.windows.net/audits", retention_days: 30, on_failure: 0 },
+      { name: "u2", type_desc: "URL", log_file_path: "https://acct.blob.core.windows.net/audits2", retention_days: 7, on_failure: 2 },
+    ]);
+  });
+
+  it("MI refusals: TO FILE, SHUTDOWN, QUEUE_DELAY 0 and 1–999, unknown group", async () => {
+    const { session, engine } = setup();
+    const s = session();
+    await fails(s, "CREATE SERVER AUDIT f TO FILE (FILEPATH = 'C:\\x')", 40517);
+    await fails(s, "CREATE SERVER AUDIT f TO EXTERNAL_MONITOR WITH (ON_FAILURE = SHUTDOWN)", 40517);
+    await fails(s, "CREATE SERVER AUDIT f TO EXTERNAL_MONITOR WITH (QUEUE_DELAY = 0)", 33227);
+    await fails(s, "CREATE SERVER AUDIT f TO EXTERNAL_MONITOR WITH (QUEUE_DELAY = 999)", 33227);
+    await fails(s, "CREATE SERVER AUDIT f TO EXTERNAL_MONITOR WITH (STATE = ON)", 102, "Incorrect syntax near 'STATE'.");
+    assert.equal(engine.audits.size, 0);
+    await ok(s, "CREATE SERVER AUDIT f TO EXTERNAL_MONITOR");
+    await fails(s, "CREATE SERVER AUDIT SPECIFICATION sp FOR SERVER AUDIT f ADD (NOT_A_REAL_GROUP)", 102);
+    assert.equal(engine.specs.size, 0);
+  });
+
+  it("ALTER rules: 15151, 33071 while enabled, 33223 STATE with others, MODIFY NAME, WHERE / REMOVE WHERE", async () => {
+    const { session } = setup();
+    const s = session();
+    await fails(s, "ALTER SERVER AUDIT ghost WITH (STATE = ON)", 15151, "Cannot alter the server audit 'ghost', because it does not exist or you do not have permission.");
+    await fails(s, "DROP SERVER AUDIT ghost", 15151, "Cannot drop the server audit 'ghost', because it does not exist or you do not have permission.");
+    await ok(s, "CREATE SERVER AUDIT a TO EXTERNAL_MONITOR WHERE server_principal_name <> 'AzureSQLConnectivityChecker'");
+    let [r] = await ok(s, "SELECT predicate FROM sys.server_audits");
+    assert.equal(r!.predicate, "server_principal_name <> 'AzureSQLConnectivityChecker'");
+    await ok(s, "ALTER SERVER AUDIT a REMOVE WHERE");
+    [r] = await ok(s, "SELECT predicate FROM sys.server_audits");
+    assert.equal(r!.predicate, null);
+    await fails(s, "ALTER SERVER AUDIT a WITH (STATE = ON, QUEUE_DELAY = 2000)", 33223);
+    await ok(s, "ALTER SERVER AUDIT a WITH (STATE = ON)");
+    [r] = await ok(s, "SELECT a.is_state_enabled, s.status_desc FROM sys.server_audits AS a INNER JOIN sys.dm_server_audit_status s ON s.audit_id = a.audit_id");
+    assert.deepEqual(r, { is_state_enabled: 1, status_desc: "STARTED" });
+    await fails(s, "ALTER SERVER AUDIT a WITH (QUEUE_DELAY = 2000)", 33071, "This command requires audit to be disabled. Disable the audit and rerun this command.");
+    await fails(s, "ALTER SERVER AUDIT a MODIFY NAME = b", 33071);
+    await fails(s, "DROP SERVER AUDIT a", 33071);
+    await ok(s, "ALTER SERVER AUDIT a WITH (STATE = OFF)");
+    await ok(s, "ALTER SERVER AUDIT a TO URL (PATH = 'https://acct.blob.core.windows.net/c') WITH (QUEUE_DELAY = 3000)");
+    await ok(s, "ALTER SERVER AUDIT a MODIFY NAME = [b b]");
+    [r] = await ok(s, "SELECT name, type_desc, queue_delay FROM sys.server_audits");
+    assert.deepEqual(r, { name: "b b", type_desc: "URL", queue_delay: 3000 });
+    await ok(s, "DROP SERVER AUDIT [b b]");
+    assert.deepEqual(await ok(s, "SELECT name FROM sys.server_audits"), []);
+  });
+
+  it("specifications: 33230, 33229, ADD/DROP, details view, LEFT JOIN with the audit", async () => {
+    const { session } = setup();
+    const s = session();
+    await ok(s, "CREATE SERVER AUDIT a TO EXTERNAL_MONITOR");
+    await fails(s, "CREATE SERVER AUDIT SPECIFICATION sp FOR SERVER AUDIT missing ADD (BACKUP_RESTORE_GROUP)", 33073);
+    await ok(s, "CREATE SERVER AUDIT SPECIFICATION sp FOR SERVER AUDIT a ADD (BACKUP_RESTORE_GROUP)");
+    await fails(s, "CREATE SERVER AUDIT SPECIFICATION sp2 FOR SERVER AUDIT a ADD (AUDIT_CHANGE_GROUP)", 33230, "An audit specification for audit 'a' already exists.");
+    await fails(s, "CREATE SERVER AUDIT SPECIFICATION sp FOR SERVER AUDIT a", 15530);
+    await ok(s, "ALTER SERVER AUDIT SPECIFICATION sp ADD (AUDIT_CHANGE_GROUP), ADD (FAILED_LOGIN_GROUP) WITH (STATE = ON)");
+    await fails(s, "ALTER SERVER AUDIT SPECIFICATION sp DROP (FAILED_LOGIN_GROUP)", 33229);
+    await ok(s, "ALTER SERVER AUDIT SPECIFICATION sp WITH (STATE = OFF)");
+    await ok(s, "ALTER SERVER AUDIT SPECIFICATION sp DROP (FAILED_LOGIN_GROUP)");
+    await fails(s, "ALTER SERVER AUDIT SPECIFICATION ghost WITH (STATE = ON)", 15151, "Cannot alter the server audit specification 'ghost', because it does not exist or you do not have permission.");
+    await fails(s, "ALTER SERVER AUDIT SPECIFICATION sp MODIFY NAME = x", 102);
+    const details = await ok(
+      s,
+      "SELECT sas.name AS spec, a.name AS audit, d.audit_action_name, sas.is_state_enabled FROM sys.server_audit_specifications sas " +
+        "LEFT JOIN sys.server_audits a ON sas.audit_guid = a.audit_guid LEFT JOIN sys.server_audit_specification_details d ON d.server_specification_id = sas.server_specification_id " +
+        "WHERE d.audit_action_name IN ('BACKUP_RESTORE_GROUP', 'AUDIT_CHANGE_GROUP') ORDER BY d.audit_action_name",
+    );
+    assert.deepEqual(details, [
+      { spec: "sp", audit: "a", audit_action_name: "AUDIT_CHANGE_GROUP", is_state_enabled: 0 },
+      { spec: "sp", audit: "a", audit_action_name: "BACKUP_RESTORE_GROUP", is_state_enabled: 0 },
+    ]);
+    await ok(s, "DROP SERVER AUDIT SPECIFICATION sp");
+    await fails(s, "DROP SERVER AUDIT SPECIFICATION sp", 15151);
+  });
+
+  it("a login without ALTER ANY SERVER AUDIT reads the views but cannot change anything (15247)", async () => {
+    const { session, engine } = setup({ audits: [{ name: "keep", target: "EXTERNAL_MONITOR", enabled: true }] });
+    const r = session("reader");
+    assert.deepEqual(await ok(r, "SELECT name FROM sys.server_audits"), [{ name: "keep" }]);
+    await fails(r, "CREATE SERVER AUDIT x TO EXTERNAL_MONITOR", 15247, "User does not have permission to perform this action.");
+    await fails(r, "ALTER SERVER AUDIT keep WITH (STATE = OFF)", 15247);
+    await fails(r, "DROP SERVER AUDIT keep", 15247);
+    await fails(r, "CREATE SERVER AUDIT SPECIFICATION s FOR SERVER AUDIT keep ADD (BACKUP_RESTORE_GROUP)", 15247);
+    assert.equal(engine.findAudit("keep")!.enabled, true);
+    // Without any metadata permission the views are empty, and the DMV is refused.
+    assert.deepEqual(await ok(session("nobody"), "SELECT name FROM sys.server_audits"), []);
+    await fails(session("nobody"), "SELECT * FROM sys.dm_server_audit_status", 300);
+  });
+
+  it("injection through names: quoted weird names are just names; unquoted garbage is a syntax error", async () => {
+    const { session, engine } = setup({ audits: [{ name: "y", target: "EXTERNAL_MONITOR" }] });
+    const s = session();
+    await ok(s, "CREATE SERVER AUDIT [x]]; DROP SERVER AUDIT [y] TO EXTERNAL_MONITOR");
+    assert.deepEqual(
+      (await ok(s, "SELECT name FROM sys.server_audits ORDER BY audit_id")).map((r) => r.name),
+      ["y", "x]; DROP SERVER AUDIT [y"],
+    );
+    await fails(s, "CREATE SERVER AUDIT x; DROP SERVER AUDIT y TO EXTERNAL_MONITOR", 102, "Incorrect syntax near ';'.");
+    await fails(s, "CREATE SERVER AUDIT x' OR 1=1 -- TO EXTERNAL_MONITOR", 105);
+    await ok(s, `CREATE SERVER AUDIT "q""uote" TO EXTERNAL_MONITOR`);
+    assert.ok(engine.findAudit('q"uote'));
+    assert.ok(engine.findAudit("y"));
+    const [r] = await ok(s, "SELECT name FROM sys.server_audits WHERE name = @n", { "@n": "x]; DROP SERVER AUDIT [y" });
+    assert.equal(r!.name, "x]; DROP SERVER AUDIT [y");
+  });
+
+  it("transactions: CREATE is rolled back with the transaction, state changes are refused inside one", async () => {
+    const { session, engine } = setup();
+    const s = session();
+    const out = await run(s, "BEGIN TRAN; CREATE SERVER AUDIT t1 TO EXTERNAL_MONITOR; CREATE SERVER AUDIT SPECIFICATION ts FOR SERVER AUDIT t1 ADD (AUDIT_CHANGE_GROUP)");
+    assert.equal(out[0]!.kind === "done" && out[0]!.transaction, "begin");
+    assert.ok(s.inTransaction && engine.findAudit("t1") && engine.findSpec("ts"));
+    await fails(s, "ALTER SERVER AUDIT t1 WITH (STATE = ON)", 574);
+    const rb = await run(s, "ROLLBACK");
+    assert.equal(rb[0]!.kind === "done" && rb[0]!.transaction, "rollback");
+    assert.ok(!s.inTransaction);
+    assert.equal(engine.findAudit("t1"), undefined);
+    assert.equal(engine.findSpec("ts"), undefined);
+    await ok(s, "BEGIN TRANSACTION; CREATE SERVER AUDIT t2 TO EXTERNAL_MONITOR; COMMIT");
+    assert.ok(engine.findAudit("t2"));
+    await s.beginTransaction();
+    await ok(s, "DROP SERVER AUDIT t2");
+    assert.equal(engine.findAudit("t2"), undefined);
+    const r = await s.rollbackTransaction();
+    assert.equal(r.kind === "done" && r.transaction, "rollback");
+    assert.ok(engine.findAudit("t2"), "the drop was undone");
+    await fails(s, "COMMIT", 3902);
+    await s.beginTransaction();
+    await ok(s, "CREATE SERVER AUDIT t3 TO EXTERNAL_MONITOR");
+    s.close();
+    assert.equal(engine.findAudit("t3"), undefined, "closing the session rolls back");
+  });
+
+  it("fleet status drift: RUNTIME_FAIL shows in the DMV and records nothing", async () => {
+    const { session, records } = setup({
+      audits: [{ name: "a", target: "EXTERNAL_MONITOR", enabled: true, status: "RUNTIME_FAIL" }],
+      serverAuditSpecifications: [{ name: "s", audit: "a", enabled: true, actionGroups: ["BACKUP_RESTORE_GROUP"] }],
+    });
+    const s = session();
+    const [r] = await ok(s, "SELECT status, status_desc, is_state_enabled FROM sys.dm_server_audit_status d JOIN sys.server_audits a ON a.audit_id = d.audit_id");
+    assert.deepEqual(r, { status: 2, status_desc: "RUNTIME_FAIL", is_state_enabled: 1 });
+    await ok(s, "BACKUP DATABASE [sales] TO URL = N'https://acct.blob.core.windows.net/c/f.bak' WITH COPY_ONLY");
+    assert.equal(records.length, 0);
+  });
+});
+
+describe("MI engine: physics (audit records)", () => {
+  it("the seed's script as separate batches, then a COPY_ONLY backup produces a BA record", async () => {
+    const { session, records } = setup();
+    const s = session("auditguard-scanner");
+    for (const batch of SEED) await ok(s, batch);
+    const ausc = records.filter((r) => r.action_id === "AUSC");
+    assert.equal(ausc.length, 1);
+    assert.equal(ausc[0]!.audit_name, "BackupRestoreAudit");
+    assert.equal(ausc[0]!.action_name, "AUDIT SESSION CHANGED");
+    records.length = 0;
+    const dba = session("dba");
+    const sql = "BACKUP DATABASE [sales] TO URL = N'https://acct.blob.core.windows.net/c/f.bak' WITH COPY_ONLY, COMPRESSION, STATS = 10";
+    await ok(dba, sql);
+    assert.equal(records.length, 1);
+    const r = records[0]!;
+    assert.equal(r.action_id, "BA");
+    assert.equal(r.action_name, "BACKUP");
+    assert.equal(r.class_type, "DB");
+    assert.equal(r.statement, sql);
+    assert.ok(r.statement.includes("COPY_ONLY"));
+    assert.equal(r.server_principal_name, "dba");
+    assert.equal(r.database_name, "sales");
+    assert.equal(r.client_ip, "10.0.0.7");
+    assert.equal(r.application_name, "auditguard");
+    assert.equal(r.session_id, dba.id);
+    assert.equal(r.succeeded, true);
+    assert.deepEqual(r.event_time, new Date("2026-11-24T12:00:00Z"));
+    records.length = 0;
+    await ok(dba, "RESTORE DATABASE [sales_copy] FROM URL = N'https://acct.blob.core.windows.net/c/f.bak'");
+    assert.deepEqual(records.map((x) => [x.action_id, x.action_name, x.database_name]), [["RS", "RESTORE", "sales_copy"]]);
+    await fails(dba, "RESTORE DATABASE [sales_copy] FROM URL = N'https://acct.blob.core.windows.net/c/f.bak'", 1801);
+  });
+
+  it("no record when the audit is off, the spec is off, or the group is missing", async () => {
+    const base = (audit: boolean, spec: boolean, groups: string[]) =>
+      setup({
+        audits: [{ name: "a", target: "EXTERNAL_MONITOR", enabled: audit }],
+        serverAuditSpecifications: [{ name: "s", audit: "a", enabled: spec, actionGroups: groups }],
+      });
+    for (const [audit, spec, groups, expected] of [
+      [true, true, ["BACKUP_RESTORE_GROUP"], 1],
+      [false, true, ["BACKUP_RESTORE_GROUP"], 0],
+      [true, false, ["BACKUP_RESTORE_GROUP"], 0],
+      [true, true, ["AUDIT_CHANGE_GROUP"], 0],
+    ] as const) {
+      const { session, records } = base(audit, spec, [...groups]);
+      await ok(session(), "BACKUP DATABASE sales TO URL = 'https://acct.blob.core.windows.net/c/x.bak' WITH COPY_ONLY");
+      assert.equal(records.length, expected, JSON.stringify({ audit, spec, groups }));
+    }
+  });
+
+  it("AUDIT_CHANGE_GROUP records CR/AL/DR with class A and SA; an audit switched off records its own stop", async () => {
+    const { session, records } = setup({
+      audits: [{ name: "main", target: "EXTERNAL_MONITOR", enabled: true }],
+      serverAuditSpecifications: [{ name: "mainspec", audit: "main", enabled: true, actionGroups: ["AUDIT_CHANGE_GROUP"] }],
+    });
+    const s = session();
+    await ok(s, "CREATE SERVER AUDIT other TO EXTERNAL_MONITOR");
+    await ok(s, "CREATE SERVER AUDIT SPECIFICATION otherspec FOR SERVER AUDIT other ADD (BACKUP_RESTORE_GROUP)");
+    await ok(s, "DROP SERVER AUDIT SPECIFICATION otherspec");
+    await ok(s, "ALTER SERVER AUDIT other WITH (QUEUE_DELAY = 5000)");
+    await ok(s, "DROP SERVER AUDIT other");
+    assert.deepEqual(
+      records.map((r) => [r.action_id, r.class_type, r.object_name, r.audit_name]),
+      [
+        ["CR", "A", "other", "main"],
+        ["CR", "SA", "otherspec", "main"],
+        ["DR", "SA", "otherspec", "main"],
+        ["AL", "A", "other", "main"],
+        ["DR", "A", "other", "main"],
+      ],
+    );
+    records.length = 0;
+    // Tampering: switching the spec off is still recorded by its audit; then nothing more is.
+    await ok(s, "ALTER SERVER AUDIT SPECIFICATION mainspec WITH (STATE = OFF)");
+    assert.deepEqual(records.map((r) => [r.action_id, r.class_type]), [["AL", "SA"]]);
+    await ok(s, "ALTER SERVER AUDIT SPECIFICATION mainspec WITH (STATE = ON)");
+    records.length = 0;
+    await ok(s, "ALTER SERVER AUDIT main WITH (STATE = OFF)");
+    assert.deepEqual(records.map((r) => [r.action_id, r.action_name, r.audit_name]), [["AUSC", "AUDIT SESSION CHANGED", "main"]]);
+    records.length = 0;
+    await ok(s, "CREATE SERVER AUDIT silent TO EXTERNAL_MONITOR");
+    assert.equal(records.length, 0);
+  });
+
+  it("BACKUP refusals: TO DISK, LOG, CREDENTIAL, missing database, missing permission", async () => {
+    const { session, records } = setup();
+    await fails(session(), "BACKUP DATABASE sales TO DISK = 'C:\\b.bak'", 40517);
+    await fails(session(), "BACKUP LOG sales TO URL = 'https://a.blob.core.windows.net/c/l.trn'", 40517);
+    await fails(session(), "BACKUP DATABASE sales TO URL = 'https://a.blob.core.windows.net/c/l.bak' WITH CREDENTIAL = 'x'", 40517);
+    await fails(session(), "BACKUP DATABASE nope TO URL = 'https://a.blob.core.windows.net/c/l.bak'", 911);
+    await fails(session("reader"), "BACKUP DATABASE sales TO URL = 'https://a.blob.core.windows.net/c/l.bak'", 262);
+    assert.equal(records.length, 0);
+  });
+});
