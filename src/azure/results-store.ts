@@ -245,6 +245,30 @@ export class ResultsStore {
     return undefined;
   }
 
+  /** Records that a scan's target finished (or failed an attempt); idempotent per (scan, target). */
+  async recordProgress(scanId: string, targetId: string, status: TargetStatus | "attempt-failed" | "poisoned", reason?: string): Promise<void> {
+    await this.runs.upsertEntity({ partitionKey: `progress-${toTableKey(scanId)}`, rowKey: toTableKey(targetId), targetId, status, reason: reason ?? "", at: new Date().toISOString() }, "Replace");
+  }
+
+  async listProgress(scanId: string): Promise<Array<{ targetId: string; status: string; reason: string; at: string }>> {
+    const out: Array<{ targetId: string; status: string; reason: string; at: string }> = [];
+    for await (const e of this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${`progress-${toTableKey(scanId)}`}` } })) {
+      out.push({ targetId: String(e.targetId), status: String(e.status), reason: String(e.reason ?? ""), at: String(e.at) });
+    }
+    return out;
+  }
+
+  /** Marks a scan complete exactly once across workers: true for the one caller that gets to emit its event. */
+  async claimCompletion(scanId: string): Promise<boolean> {
+    try {
+      await this.runs.createEntity({ partitionKey: "completed", rowKey: toTableKey(scanId), at: new Date().toISOString() });
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw error;
+    }
+  }
+
   /**
    * Takes a lease on a target for `ttlMs`, or returns false when another owner holds an unexpired one. Uses
    * Table storage's optimistic concurrency (ETags), so two scanners racing for one target cannot both win.

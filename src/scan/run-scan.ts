@@ -33,6 +33,23 @@ export function toTarget(resource: DiscoveredResource): Target {
   };
 }
 
+/** Inventory, then the targets the baseline scopes and whose mode is not off, in a stable order. */
+export async function discoverTargets(env: ScanEnvironment, options: { mode?: "off" | "plan" | "enforce"; signal?: AbortSignal } = {}) {
+  const baseline = env.baseline;
+  const inventory = await discoverResources(env.clients, {
+    subscriptions: baseline.scope.subscriptions,
+    useResourceGraph: baseline.endpoints.useResourceGraph,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const all = inventory.resources.map(toTarget);
+  const targets = all.filter((t) => inScope(baseline, t) && (options.mode ?? modeFor(baseline, t.kind)) !== "off").sort((a, b) => a.id.localeCompare(b.id));
+  return { inventory, all, targets };
+}
+
+export function newScanId(now: Date): string {
+  return `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+}
+
 export interface ScanRunOptions {
   trigger: "timer" | "http" | "cli" | "queue";
   scanId?: string;
@@ -86,22 +103,14 @@ export function emptyCounts(): Record<TargetStatus, number> {
 
 export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Promise<ScanRunSummary> {
   const now = options.now ?? (() => new Date());
-  const scanId = options.scanId ?? `${now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+  const scanId = options.scanId ?? newScanId(now());
   const startedAt = now();
   const baseline = env.baseline;
   const deadline = options.deadline ?? startedAt.getTime() + baseline.scan.deadlineMinutes * 60_000;
   const source = options.eventSource ?? "urn:auditguard:cli";
   const deliveryErrors: string[] = [];
 
-  const inventory = await discoverResources(env.clients, {
-    subscriptions: baseline.scope.subscriptions,
-    useResourceGraph: baseline.endpoints.useResourceGraph,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  const all = inventory.resources.map(toTarget);
-  const targets = all
-    .filter((t) => inScope(baseline, t) && (options.mode ?? modeFor(baseline, t.kind)) !== "off")
-    .sort((a, b) => a.id.localeCompare(b.id));
+  const { inventory, all, targets } = await discoverTargets(env, { ...(options.mode ? { mode: options.mode } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   options.onStart?.(targets);
 
   const counts = emptyCounts();

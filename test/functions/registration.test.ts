@@ -1,0 +1,58 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { installFakeFunctionsCore } from "../support/functions-host.js";
+import type { RegisteredFunction } from "../support/functions-host.js";
+
+// Loads every module the host would load (package.json "main": the functions folder) with the worker's
+// @azure/functions-core in place, and checks each registration as the host would receive it.
+const registered = installFakeFunctionsCore();
+const folder = fileURLToPath(new URL("../../src/functions/", import.meta.url));
+const ext = extname(fileURLToPath(import.meta.url));
+
+test("package.json points the host at the functions folder", () => {
+  const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { main: string };
+  assert.equal(pkg.main, "dist/src/functions/*.js");
+});
+
+test("every function registers with the trigger, schedule, route, queue, connection and auth level it needs", async () => {
+  for (const file of readdirSync(folder).filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))) await import(join(folder, file));
+  const byName = new Map(registered.map((f) => [f.name, f]));
+  const trigger = (f: RegisteredFunction | undefined) => Object.values(f?.bindings ?? {}).find((b) => b.direction === "in" && /Trigger$/.test(b.type));
+  assert.deepEqual([...byName.keys()].sort(), ["complianceReport", "scanPoison", "scanStatus", "scanWorker", "scheduledScan", "startScan"]);
+
+  assert.deepEqual(pick(trigger(byName.get("scheduledScan")), ["type", "schedule"]), { type: "timerTrigger", schedule: "%AUDITGUARD_SCHEDULE%" });
+  assert.deepEqual(pick(trigger(byName.get("scanWorker")), ["type", "queueName", "connection"]), { type: "queueTrigger", queueName: "auditguard-scan-requests", connection: "AzureWebJobsStorage" });
+  assert.deepEqual(pick(trigger(byName.get("scanPoison")), ["type", "queueName", "connection"]), { type: "queueTrigger", queueName: "auditguard-scan-requests-poison", connection: "AzureWebJobsStorage" });
+  assert.deepEqual(pick(trigger(byName.get("complianceReport")), ["type", "methods", "route", "authLevel"]), { type: "httpTrigger", methods: ["GET"], route: "compliance", authLevel: "function" });
+  assert.deepEqual(pick(trigger(byName.get("startScan")), ["type", "methods", "route", "authLevel"]), { type: "httpTrigger", methods: ["POST"], route: "scans", authLevel: "admin" });
+  assert.deepEqual(pick(trigger(byName.get("scanStatus")), ["type", "methods", "route", "authLevel"]), { type: "httpTrigger", methods: ["GET"], route: "scans/{scanId}", authLevel: "function" });
+  for (const name of ["complianceReport", "startScan", "scanStatus"]) {
+    assert.equal(Object.values(byName.get(name)!.bindings).find((b) => b.direction === "out")?.type, "http", `${name} answers over HTTP`);
+  }
+  for (const f of registered) assert.equal(typeof f.handler, "function");
+});
+
+test("host.json: timeout, queue batch size, dequeue limit and Base64 messages", () => {
+  const host = JSON.parse(readFileSync(join(process.cwd(), "host.json"), "utf8")) as { version: string; functionTimeout: string; extensions: { queues: Record<string, unknown> } };
+  assert.equal(host.version, "2.0");
+  assert.match(host.functionTimeout, /^00:(0\d|10):00$/, "within the Consumption plan's 10-minute maximum");
+  assert.equal(host.extensions.queues.maxDequeueCount, 5);
+  assert.equal(host.extensions.queues.messageEncoding, "base64");
+  assert.ok(Number(host.extensions.queues.batchSize) >= 1 && Number(host.extensions.queues.batchSize) <= 32);
+});
+
+test("local.settings.sample.json lists every setting the app reads, with local defaults", () => {
+  const sample = JSON.parse(readFileSync(join(process.cwd(), "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+  for (const key of ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AUDITGUARD_SCHEDULE", "AUDITGUARD_BASELINE_PATH", "AUDITGUARD_EVENTS_QUEUE", "AUDITGUARD_TABLE_PREFIX", "AUDITGUARD_EVENT_SOURCE"]) {
+    assert.ok(key in sample.Values, `${key} is in the sample`);
+  }
+  assert.equal(sample.Values.AzureWebJobsStorage, "UseDevelopmentStorage=true");
+  assert.equal(sample.Values.AUDITGUARD_SCHEDULE, "0 0 * * * *", "hourly by default");
+});
+
+function pick(value: Record<string, unknown> | undefined, keys: string[]) {
+  return Object.fromEntries(keys.map((k) => [k, value?.[k]]));
+}
