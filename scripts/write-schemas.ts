@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { allEventJsonSchemas } from "../src/core/events/json-schema.js";
 import { baselineSchema } from "../src/core/policy/schema.js";
+import { reportJsonSchema } from "../src/core/report/json-schema.js";
 
 const root = process.cwd();
 const write = (relative: string, value: unknown) => {
@@ -18,3 +19,4 @@ write(join("schema", "auditguard.schema.json"), {
   title: "AuditGuard baseline",
   ...z.toJSONSchema(baselineSchema, { io: "input", target: "draft-2020-12" }),
 });
+write(join("schema", "report.schema.json"), reportJsonSchema());

@@ -34,3 +34,10 @@ test("the report counts, filters and carries the exact changes", () => {
   assert.deepEqual(filtered.targets.map((t) => t.name), ["mi-a"]);
   assert.equal(buildReport({ results: [], runs: [], now: new Date(), version: "x" }).summary.complianceRatio, 1);
 });
+
+test("the committed JSON Schema of the report matches the code", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { reportJsonSchema } = await import("../../src/core/report/json-schema.js");
+  assert.deepEqual(JSON.parse(readFileSync(join(process.cwd(), "schema", "report.schema.json"), "utf8")), reportJsonSchema(), "schema/report.schema.json is stale: npm run schemas");
+});
