@@ -12,7 +12,8 @@ import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "./http-
 import type { LogAnalyticsStore, ResourceGraphStore } from "./data-contracts.js";
 import { Estate } from "./estate/estate.js";
 import { FaultInjector } from "./faults/faults.js";
-import { loadFleetFile, validateFleet } from "./fleet/load.js";
+import { loadFleetFile, sqlValidatorFromSchema, validateFleet } from "./fleet/load.js";
+import { miStateSchema } from "./mi/state-schema.js";
 import type { SqlStateValidator } from "./fleet/load.js";
 import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
 import { createArmHandler } from "./arm/handler.js";
@@ -65,7 +66,7 @@ export interface StartEmulatorOptions {
   now?: () => Date;
   services?: QueryServiceFactories;
   tds?: TdsServerFactory;
-  /** Validates each instance's `sql:` state (emulator/mi's zod schema); used at fleet load. */
+  /** Validates each instance's `sql:` state at fleet load; default: emulator/mi's zod schema (miStateSchema). */
   validateSql?: SqlStateValidator;
   /** Reuse a certificate authority (e.g. one whose certificate is already in NODE_EXTRA_CA_CERTS) instead of a new one. */
   ca?: CertificateAuthority;
@@ -163,9 +164,8 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
 }
 
 export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
-  const fleet: Fleet = options.fleetFile
-    ? loadFleetFile(options.fleetFile, options.validateSql ? { validateSql: options.validateSql } : {})
-    : validateFleet(options.fleet, { source: "fleet", ...(options.validateSql ? { validateSql: options.validateSql } : {}) });
+  const validateSql = options.validateSql ?? sqlValidatorFromSchema(miStateSchema);
+  const fleet: Fleet = options.fleetFile ? loadFleetFile(options.fleetFile, { validateSql }) : validateFleet(options.fleet, { source: "fleet", validateSql });
   const host = options.host ?? "127.0.0.1";
   const estate = new Estate(fleet, options.now ? { now: options.now } : {});
   const authority = new TokenAuthority({ tenantId: fleet.tenantId });

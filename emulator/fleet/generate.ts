@@ -25,7 +25,7 @@ export type MiDrift = (typeof MI_DRIFTS)[number] | "compliant";
 
 const GROUPS = ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"];
 
-function miSql(drift: MiDrift): Record<string, unknown> {
+function miSql(drift: MiDrift, scannerLogin: Record<string, unknown>): Record<string, unknown> {
   const audit = { name: "auditguard", target: "EXTERNAL_MONITOR", enabled: drift !== "audit-off", queueDelay: 1000, onFailure: "CONTINUE" };
   const spec = {
     name: "auditguard-spec",
@@ -33,8 +33,8 @@ function miSql(drift: MiDrift): Record<string, unknown> {
     enabled: drift !== "spec-off",
     actionGroups: drift === "spec-missing-group" ? ["AUDIT_CHANGE_GROUP"] : GROUPS,
   };
-  if (drift === "audit-missing" || drift === "exempt") return { audits: [], serverAuditSpecifications: [] };
-  return { audits: [audit], serverAuditSpecifications: [spec] };
+  if (drift === "audit-missing" || drift === "exempt") return { logins: [scannerLogin], audits: [], serverAuditSpecifications: [] };
+  return { logins: [scannerLogin], audits: [audit], serverAuditSpecifications: [spec] };
 }
 
 export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInput; drift: Record<string, MiDrift> } {
@@ -62,6 +62,13 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
   const pickDrift = (): MiDrift => (random() < driftRate ? MI_DRIFTS[Math.floor(random() * MI_DRIFTS.length)]! : "compliant");
   const auditSetting = (workspace: string) => [{ name: "audit", workspace, logs: [{ category: "SQLSecurityAuditEvents" }] }];
 
+  const scannerLogin = {
+    kind: "entra",
+    name: "auditguard-scanner",
+    objectId: id("scanner:principal"),
+    appId: id("scanner:client"),
+    permissions: ["ALTER ANY SERVER AUDIT", "VIEW SERVER STATE", "VIEW ANY DEFINITION"],
+  };
   for (let i = 0; i < options.managedInstances; i++) {
     const name = `mi-${String(i).padStart(5, "0")}`;
     const d = pickDrift();
@@ -71,7 +78,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
       dnsZone: stableGuid(`zone:${seed}:${i % 7}`).replace(/-/g, "").slice(0, 12),
       tags: d === "exempt" ? { "auditguard:exempt": "true" } : { env: i % 3 === 0 ? "prod" : "dev" },
       diagnosticSettings: d === "no-diagnostic-setting" ? [] : auditSetting(d === "other-workspace" ? "law-other" : "law-security"),
-      sql: miSql(d),
+      sql: miSql(d, scannerLogin),
     });
   }
   for (let i = 0; i < (options.sqlServers ?? 0); i++) {

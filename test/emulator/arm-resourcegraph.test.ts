@@ -1,6 +1,5 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import type { TokenCredential } from "@azure/core-auth";
 import { startEmulator } from "../../emulator/server.js";
@@ -71,24 +70,20 @@ describe("Resource Graph mounting", () => {
     }
   });
 
-  it("with the real KQL handler from emulator/loganalytics", async (t) => {
-    const present = ["../../emulator/loganalytics/index.ts", "../../emulator/loganalytics/index.js"].some((p) => existsSync(new URL(p, import.meta.url)));
+  it("with the default KQL handler (emulator/kusto), scoped to what the caller may read", async () => {
     const emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
     try {
-      if (!present) {
-        const res = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, {
-          method: "POST",
-          body: JSON.stringify({ query: "Resources" }),
-          headers: { authorization: `Bearer ${emu.issueToken(ARM)}` },
-          ca: emu.caPem,
-        });
-        assert.equal(res.status, 501);
-        t.todo("emulator/loganalytics has no index exporting createResourceGraphHandler yet: query through ResourceGraphClient once it does");
-        return;
-      }
+      assert.equal(emu.mounted.resourceGraph, true);
+      const query = "Resources | where type == 'microsoft.sql/managedinstances' | project id, name";
       const client = new ResourceGraphClient(credentialFor(emu), { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
-      const result = await client.resources({ query: "Resources | where type =~ 'microsoft.sql/managedinstances' | project id, name" });
+      const result = await client.resources({ query, subscriptions: ["11111111-1111-4111-8111-111111111111"] });
       assert.equal(result.totalRecords, 4);
+      const strangerCredential: TokenCredential = {
+        getToken: async () => ({ token: emu.issueToken(ARM, emu.fleet.otherIdentities[0]), expiresOnTimestamp: Date.now() + 3600_000 }),
+      };
+      const stranger = new ResourceGraphClient(strangerCredential, { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
+      const none = await stranger.resources({ query, subscriptions: ["11111111-1111-4111-8111-111111111111"] });
+      assert.equal(none.totalRecords, 0);
     } finally {
       await emu.stop();
     }

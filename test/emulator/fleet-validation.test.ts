@@ -4,6 +4,7 @@ import { parseFleet, FleetValidationError, loadFleetFile, sqlValidatorFromSchema
 import { FaultInjector, sampleLatency } from "../../emulator/faults/faults.js";
 import { mulberry32 } from "../../emulator/faults/prng.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
+import { miStateSchema } from "../../emulator/mi/state-schema.js";
 
 const HEADER = `tenantId: 9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a
 scanner:
@@ -159,19 +160,25 @@ describe("seeded faults", () => {
 });
 
 describe("Managed Instance state in the shipped fleets", () => {
-  it("every sql: block satisfies emulator/mi/state-schema.ts", async (t) => {
-    const { existsSync } = await import("node:fs");
-    const present = ["../../emulator/mi/state-schema.ts", "../../emulator/mi/state-schema.js"].some((p) => existsSync(new URL(p, import.meta.url)));
-    if (!present) {
-      t.todo("emulator/mi/state-schema.ts does not exist yet: validate demo.yaml's sql: blocks against it once it does");
-      return;
-    }
-    const specifier = "../../emulator/mi/state-schema.js";
-    const mod = (await import(specifier)) as Record<string, unknown>;
-    const schema = Object.values(mod).find((v): v is Parameters<typeof sqlValidatorFromSchema>[0] => typeof (v as { safeParse?: unknown })?.safeParse === "function");
-    assert.ok(schema, "emulator/mi/state-schema exports a zod schema");
-    const validateSql = sqlValidatorFromSchema(schema);
+  it("every sql: block satisfies emulator/mi/state-schema.ts, and its errors are reported under the instance", () => {
+    const validateSql = sqlValidatorFromSchema(miStateSchema);
     for (const name of ["demo.yaml", "test-small.yaml"]) loadFleetFile(shippedFleet(name), { validateSql });
+    const bad = `${HEADER}subscriptions:
+  - id: 11111111-1111-4111-8111-111111111111
+    displayName: one
+    resourceGroups:
+      - name: rg
+        managedInstances:
+          - name: mi1
+            dnsZone: abcdef123
+            sql:
+              audits: [{ name: a, target: EXTERNAL_MONITOR }]
+              serverAuditSpecifications: [{ name: s, audit: missing }]
+`;
+    assert.throws(
+      () => parseFleet(bad, { validateSql }),
+      (e: unknown) => e instanceof FleetValidationError && e.issues.some((i) => i.path.join(".") === "subscriptions.0.resourceGroups.0.managedInstances.0.sql.serverAuditSpecifications.0.audit" && i.line === 16),
+    );
   });
 });
 
