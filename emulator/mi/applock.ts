@@ -113,6 +113,11 @@ export class AppLockManager {
     }
   }
 
+  /** How many requests wait on a resource (for tests and diagnostics). */
+  waiting(resource: string): number {
+    return this.waiters.get(resource)?.length ?? 0;
+  }
+
   /** Cancels waits of a session (it closed). */
   cancelWaits(sessionId: number): void {
     for (const [resource, list] of [...this.waiters]) {

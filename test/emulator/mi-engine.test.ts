@@ -411,3 +411,79 @@ describe("MI engine: physics (audit records)", () => {
     assert.equal(records.length, 0);
   });
 });
+
+describe("MI engine: state schema", () => {
+  it("the README's fleet sql: example is valid and builds an engine with its views", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("yaml");
+    const { miStateSchema } = await import("../../emulator/mi/state-schema.js");
+    const { existsSync } = await import("node:fs");
+    // Runs from test/ under tsx and from dist/test/ after the build; the README is only in the source tree.
+    const candidates = ["../../emulator/mi/README.md", "../../../emulator/mi/README.md"].map((p) => new URL(p, import.meta.url));
+    const readme = readFileSync(candidates.find((u) => existsSync(u))!, "utf8");
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    const sql = (parse(block) as { sql: unknown }).sql;
+    const state = miStateSchema.parse(sql);
+    assert.equal(state.audits[1]!.target !== "EXTERNAL_MONITOR" && state.audits[1]!.target.retentionDays, 30);
+    const engine = new ManagedInstanceEngine({ serverName: "mi.x.database.windows.net", state });
+    const s = engine.openSession({ kind: "sql", name: "dba" }, "master", { address: "a", appName: "b", hostName: "c" });
+    const rows = await ok(s, "SELECT a.name, a.type, d.status_desc FROM sys.server_audits a JOIN sys.dm_server_audit_status d ON d.audit_id = a.audit_id ORDER BY a.name DESC");
+    assert.deepEqual(rows, [
+      { name: "to-blob", type: "UL", status_desc: "RUNTIME_FAIL" },
+      { name: "auditguard", type: "EM", status_desc: "STARTED" },
+    ]);
+  });
+
+  it("refuses inconsistent state: duplicate names, a spec bound to a missing audit, two specs for one audit", () => {
+    return import("../../emulator/mi/state-schema.js").then(({ miStateSchema }) => {
+      const bad = miStateSchema.safeParse({
+        audits: [{ name: "a", target: "EXTERNAL_MONITOR" }, { name: "A", target: "EXTERNAL_MONITOR" }],
+        serverAuditSpecifications: [
+          { name: "s1", audit: "a" },
+          { name: "s2", audit: "a" },
+          { name: "s3", audit: "missing" },
+        ],
+        logins: [{ kind: "entra", name: "no-ids" }],
+      });
+      assert.ok(!bad.success);
+      const messages = bad.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+      assert.ok(messages.some((m) => m.startsWith("audits.1.name: duplicate")), messages.join("\n"));
+      assert.ok(messages.some((m) => m.startsWith("serverAuditSpecifications.1.audit") && m.includes("33230")), messages.join("\n"));
+      assert.ok(messages.some((m) => m.startsWith("serverAuditSpecifications.2.audit: no server audit")), messages.join("\n"));
+    });
+  });
+});
+
+describe("MI engine: SELECT details", () => {
+  it("WHERE with OR / IS NULL / IN / LIKE, aliases, TOP, qualified star, empty results keep column types", async () => {
+    const { session } = setup({
+      audits: [
+        { name: "alpha", target: "EXTERNAL_MONITOR", enabled: true, predicate: "1 = 1" },
+        { name: "beta", target: { type: "URL", path: "https://a.blob.core.windows.net/c" } },
+        { name: "gamma", target: "EXTERNAL_MONITOR" },
+      ],
+    });
+    const s = session();
+    const names = async (where: string) => (await ok(s, `SELECT name FROM sys.server_audits WHERE ${where} ORDER BY name`)).map((r) => r.name);
+    assert.deepEqual(await names("predicate IS NULL"), ["beta", "gamma"]);
+    assert.deepEqual(await names("predicate IS NOT NULL OR name = 'GAMMA'"), ["alpha", "gamma"]);
+    assert.deepEqual(await names("name IN ('beta', 'zeta') AND is_state_enabled = 0"), ["beta"]);
+    assert.deepEqual(await names("name LIKE '%a' AND NOT name LIKE 'g%'"), ["alpha", "beta"]);
+    assert.deepEqual(await names("type_desc <> 'URL'"), ["alpha", "gamma"]);
+    const top = await ok(s, "SELECT TOP 1 x.name AS n FROM sys.server_audits AS x ORDER BY x.name DESC");
+    assert.deepEqual(top, [{ n: "gamma" }]);
+    const out = await run(s, "SELECT sas.* FROM sys.server_audit_specifications sas WHERE 1 = 0");
+    assert.ok(out[0]!.kind === "rows");
+    const rs = out[0]!.resultSet;
+    assert.equal(rs.rows.length, 0);
+    assert.deepEqual(rs.columns.map((c) => [c.name, c.type.kind]), [
+      ["name", "nvarchar"],
+      ["server_specification_id", "int"],
+      ["create_date", "datetime"],
+      ["modify_date", "datetime"],
+      ["audit_guid", "uniqueidentifier"],
+      ["is_state_enabled", "tinyint"],
+    ]);
+    await fails(s, "SELECT name FROM sys.server_audits a JOIN sys.dm_server_audit_status d ON d.audit_id = a.audit_id", 209);
+  });
+});
