@@ -19,6 +19,7 @@ import { JsonQueue } from "../src/azure/queues.js";
 import { summaryTable } from "../src/cli/commands/scan.js";
 import { createProgressReporter } from "../src/cli/progress.js";
 import { buildReport } from "../src/core/report/build.js";
+import { renderReport } from "../src/core/report/render.js";
 import type { TargetResult } from "../src/core/domain.js";
 
 const stateDir = resolve(process.env.AUDITGUARD_DEMO_DIR ?? join(process.cwd(), ".auditguard", "demo"));
@@ -81,10 +82,13 @@ async function main(): Promise<void> {
       version: "0.1.0",
     });
     const jsonReport = join(stateDir, "report.json");
-    writeFileSync(jsonReport, `${JSON.stringify(report, null, 2)}\n`);
+    const htmlReport = join(stateDir, "report.html");
+    writeFileSync(jsonReport, renderReport(report, "json").body);
+    writeFileSync(htmlReport, renderReport(report, "html").body);
     writeFileSync(snapshotFile, JSON.stringify(emulator.estate.snapshot()));
 
     console.log("Where things are:");
+    console.log(`  report (HTML):  ${htmlReport}`);
     console.log(`  report (JSON):  ${jsonReport}`);
     console.log(`  baseline:       ${baselineFile}`);
     console.log(`  events:         Azure Storage queue '${EVENTS_QUEUE}' in Azurite (${join(stateDir, "azurite")})`);

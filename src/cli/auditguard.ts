@@ -47,7 +47,7 @@ export function buildProgram(): Command {
     .requiredOption("--config <file>", "baseline file")
     .option("--mode <mode>", "override the baseline's mode: off, plan or enforce")
     .option("--concurrency <n>", "targets scanned at once")
-    .option("--format <format>", "table or json", "table")
+    .option("--format <format>", "table, json, html, csv, sarif or markdown", "table")
     .option("--output <file>", "write the report to a file")
     .action(async (opts: { config: string; mode?: string; concurrency?: string; format: string; output?: string }) => {
       const controller = new AbortController();

@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { hostServices } from "../host/services.js";
 import { parseReportQuery } from "../host/report-query.js";
 import { buildReport } from "../core/report/build.js";
+import { renderReport } from "../core/report/render.js";
 import type { TargetResult } from "../core/domain.js";
 import { redact } from "../core/redaction.js";
 
@@ -28,10 +29,11 @@ export async function complianceReport(request: HttpRequest, context: Invocation
       version: APP_VERSION,
     });
     const { generatedAt: _generatedAt, ...content } = report;
-    const etag = `"${createHash("sha256").update(JSON.stringify(content)).digest("base64url").slice(0, 32)}"`;
+    const etag = `"${createHash("sha256").update(parsed.query.format).update(JSON.stringify(content)).digest("base64url").slice(0, 32)}"`;
     const headers = { etag, "cache-control": "no-cache" };
     if (request.headers.get("if-none-match") === etag) return { status: 304, headers };
-    return { status: 200, headers: { ...headers, "content-type": "application/json; charset=utf-8" }, body: `${JSON.stringify(report, null, 2)}\n` };
+    const rendered = renderReport(report, parsed.query.format);
+    return { status: 200, headers: { ...headers, "content-type": rendered.contentType }, body: rendered.body };
   } catch (error) {
     context.error(`compliance report failed: ${redact((error as Error).message)}`);
     return { status: 503, jsonBody: { error: { code: "ServiceUnavailable", message: "the results store could not be read; try again" } } };

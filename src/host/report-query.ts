@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { RULES } from "../core/rules/registry.js";
 import type { ReportFilters } from "../core/report/build.js";
+import { REPORT_FORMATS } from "../core/report/render.js";
 
 /**
  * The compliance report's query string: format and filters, validated so a bad parameter gets a 400 with the
  * reason, never a 500 and never a silently ignored filter.
  */
-export const REPORT_FORMATS = ["json"] as const;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const list = <T extends z.ZodType<string, string>>(item: T) =>
   z

@@ -180,5 +180,11 @@ describe("HTTP API", () => {
     assert.equal(again.status, 304);
     const other = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=synapse-workspace", headers: { "if-none-match": etag } }), context("report"));
     assert.equal(other.status, 200);
+    for (const [format, type] of [["html", /^text\/html/], ["csv", /^text\/csv/], ["sarif", /^application\/sarif\+json/], ["markdown", /^text\/markdown/]] as const) {
+      const rendered = await complianceReport(new HttpRequest({ method: "GET", url: `http://localhost/api/compliance?format=${format}` }), context("report"));
+      assert.equal(rendered.status, 200);
+      assert.match((rendered.headers as Record<string, string>)["content-type"]!, type);
+      assert.notEqual((rendered.headers as Record<string, string>).etag, etag, "each format has its own ETag");
+    }
   });
 });

@@ -7,6 +7,8 @@ import type { ScanRunSummary } from "../../scan/run-scan.js";
 import type { ResultsStore } from "../../azure/results-store.js";
 import type { JsonQueue } from "../../azure/queues.js";
 import { redact } from "../../core/redaction.js";
+import { buildReport } from "../../core/report/build.js";
+import { renderReport } from "../../core/report/render.js";
 import { readBaselineFile } from "./validate.js";
 import { createProgressReporter } from "../progress.js";
 import type { ProgressStream } from "../progress.js";
@@ -18,7 +20,7 @@ import { EXIT, failure } from "../result.js";
  * `auditguard scan`: the whole-estate run from a terminal or a pipeline. Exit 0 when every target is compliant,
  * remediated or exempt; 1 when drift, errors or unscanned targets remain; 2 on usage or configuration errors.
  */
-export const SCAN_FORMATS = ["table", "json"] as const;
+export const SCAN_FORMATS = ["table", "json", "html", "csv", "sarif", "markdown"] as const;
 export type ScanFormat = (typeof SCAN_FORMATS)[number];
 
 export interface ScanCommandOptions {
@@ -46,6 +48,16 @@ export function summaryTable(summary: ScanRunSummary): string {
     `\n${summary.inventory.inScope} targets: ${c.compliant} compliant, ${c.remediated} remediated, ${c.noncompliant} noncompliant, ${c.exempt} exempt, ${c.error} error, ${summary.notScanned.length} not scanned` +
     ` (scan ${summary.scanId}, inventory via ${summary.inventory.source})\n`
   );
+}
+
+/** The compliance report of one CLI run: its results, and the run itself as the only trend point. */
+export function reportOf(summary: ScanRunSummary) {
+  return buildReport({
+    results: summary.results,
+    runs: [{ scanId: summary.scanId, finishedAt: summary.finishedAt, counts: summary.counts }],
+    now: new Date(summary.finishedAt),
+    version: "0.1.0",
+  });
 }
 
 export function scanExitCode(summary: ScanRunSummary): number {
@@ -84,7 +96,7 @@ export async function scanCommand(options: ScanCommandOptions): Promise<CommandR
     return { exitCode: EXIT.drift, stdout: "", stderr: `scan failed: ${redact((error as Error).message)}\n` };
   }
   progress?.finish();
-  const body = format === "json" ? `${JSON.stringify(summary, null, 2)}\n` : summaryTable(summary);
+  const body = format === "table" ? summaryTable(summary) : renderReport(reportOf(summary), format).body;
   const notes = summary.deliveryErrors.map((e) => `warning: ${e}\n`).join("");
   if (options.output) {
     writeFileSync(options.output, body);
