@@ -60,7 +60,10 @@ export class ManagedInstanceEngine implements SqlEngine {
     this.now = options.now ?? (() => new Date());
     this.onAuditRecord = options.onAuditRecord;
     this.state = miStateSchema.parse(options.state ?? {});
-    this.logins = this.state.logins;
+    const admin = this.state.entraAdmin;
+    this.logins = admin && !this.state.logins.some((l) => l.name.toLowerCase() === admin.name.toLowerCase())
+      ? [...this.state.logins, { kind: "entra", ...admin, permissions: ["sysadmin"], disabled: false }]
+      : this.state.logins;
     this.databases = [...SYSTEM_DATABASES, ...this.state.databases.map((d) => d.name)];
     const start = this.now();
     for (const a of this.state.audits) {
@@ -225,6 +228,9 @@ interface Env {
 class MiSession implements SqlSession {
   private tran: Transaction | undefined;
   private closed = false;
+  /** SET LOCK_TIMEOUT (ms, -1 = wait forever): sp_getapplock's default timeout, as @@LOCK_TIMEOUT. */
+  private lockTimeout = -1;
+  private xactAbort = false;
 
   constructor(
     private readonly engine: ManagedInstanceEngine,
@@ -254,8 +260,14 @@ class MiSession implements SqlSession {
         out.push(await this.run(stmt, env, request.signal));
       } catch (e) {
         if (!(e instanceof TsqlError)) throw e;
+        // XACT_ABORT ON: a run-time error rolls the transaction back and ends the batch.
+        if (this.xactAbort && this.tran) {
+          this.rollback();
+          out.push({ kind: "error", error: { ...e.sql, lineNumber: stmt.line }, transaction: "rollback" });
+          break;
+        }
         out.push({ kind: "error", error: { ...e.sql, lineNumber: stmt.line } });
-        if (BATCH_ABORTING.has(e.sql.number)) break;
+        if (BATCH_ABORTING.has(e.sql.number) || this.xactAbort) break;
       }
     }
     return out;
@@ -347,6 +359,8 @@ class MiSession implements SqlSession {
         env.vars.set(stmt.name.toLowerCase(), convert(this.eval(stmt.expr, env), target.type));
         return { kind: "done" };
       }
+      case "setOption":
+        return this.setOption(stmt);
       case "print": {
         const text = toText(this.eval(stmt.expr, env).value);
         return { kind: "done", infos: [{ number: 0, state: 1, class: 0, message: text, lineNumber: stmt.line }] };
@@ -371,6 +385,17 @@ class MiSession implements SqlSession {
       case "restore":
         return this.backupRestore(stmt);
     }
+  }
+
+  private setOption(stmt: Extract<Statement, { kind: "setOption" }>): StatementOutcome {
+    const [option] = stmt.options;
+    if (option === "LOCK_TIMEOUT") {
+      const n = Number(stmt.value);
+      if (!Number.isInteger(n)) throw errors.syntax(stmt.value);
+      this.lockTimeout = n;
+    } else if (stmt.options.includes("XACT_ABORT")) this.xactAbort = stmt.value === "ON";
+    else if (option === "IMPLICIT_TRANSACTIONS" && stmt.value === "ON") throw errors.notSupported("IMPLICIT_TRANSACTIONS ON");
+    return { kind: "done" };
   }
 
   // ---------------------------------------------------------------------------------------------- SELECT
@@ -431,14 +456,28 @@ class MiSession implements SqlSession {
     const nullRow: Row = new Map(sources.map((s) => [s.alias.toLowerCase(), { view: s.view, values: views[s.view]!.columns.map(() => null) }]));
     const columns = items.map((i) => {
       const col = i.expr.kind === "column" ? this.columnDef(i.expr, scope(nullRow)) : undefined;
+      if (i.expr.kind === "call" && i.expr.name === "COUNT") return { name: i.name, type: T.int, nullable: false };
       return { name: i.name, type: col?.type ?? this.eval(i.expr, scope(nullRow)).type, nullable: col?.nullable ?? true };
     });
 
+    // COUNT(*) / COUNT(expr) without GROUP BY: one row over the filtered rows.
+    const isCount = (e: Expr): boolean => e.kind === "call" && e.name === "COUNT";
+    if (items.some((i) => isCount(i.expr))) {
+      const bad = items.find((i) => !isCount(i.expr) && i.expr.kind === "column");
+      if (bad) throw sqlError(8120, `Column '${bad.expr.kind === "column" ? bad.expr.name : ""}' is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.`, 16);
+      const row = items.map((i) => {
+        if (!isCount(i.expr)) return this.eval(i.expr, env).value;
+        const arg = (i.expr as Extract<Expr, { kind: "call" }>).args[0]!;
+        return rows.filter((r) => this.eval(arg, scope(r)).value !== null).length;
+      });
+      return { columns, rows: [row] };
+    }
     if (stmt.orderBy.length > 0) {
       const keyed = rows.map((r) => ({
         r,
         keys: stmt.orderBy.map((o) => {
-          const e = o.expr;
+          // ORDER BY 2 means the second select-list column.
+          const e = o.expr.kind === "literal" && typeof o.expr.value === "number" ? (items[o.expr.value - 1]?.expr ?? o.expr) : o.expr;
           const aliasHit = e.kind === "column" && !e.qualifier ? items.find((i) => i.name.toLowerCase() === e.name.toLowerCase() && !(i.expr.kind === "column" && i.expr.name === e.name && i.expr.qualifier === undefined)) : undefined;
           return this.eval(aliasHit ? aliasHit.expr : e, scope(r)).value;
         }),
@@ -608,6 +647,8 @@ class MiSession implements SqlSession {
         return { type: T.sysname, value: this.engine.serverName };
       case "@@SPID":
         return { type: T.smallint, value: this.id };
+      case "@@LOCK_TIMEOUT":
+        return { type: T.int, value: this.lockTimeout };
       case "@@TRANCOUNT":
         return { type: T.int, value: this.tran?.depth ?? 0 };
       default:
@@ -680,6 +721,8 @@ class MiSession implements SqlSession {
         const v = this.eval(args[0]!, env);
         return { type: T.nvarchar(4000), value: v.value === null ? null : name === "UPPER" ? toText(v.value).toUpperCase() : toText(v.value).toLowerCase() };
       }
+      case "COUNT":
+        throw sqlError(147, "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.", 15);
       case "LEN": {
         arity(1);
         const v = this.eval(args[0]!, env);
@@ -715,7 +758,7 @@ class MiSession implements SqlSession {
       const modeText = toText(args.get("@lockmode") ?? null);
       const mode = lockModes.find((m) => m.toLowerCase() === modeText.toLowerCase()) as LockMode | undefined;
       const timeoutValue = args.get("@locktimeout");
-      const timeout = timeoutValue === undefined || timeoutValue === null ? -1 : Number(timeoutValue);
+      const timeout = timeoutValue === undefined || timeoutValue === null ? this.lockTimeout : Number(timeoutValue);
       if (!mode || Number.isNaN(timeout)) rc = -999;
       else rc = await this.engine.locks.acquire(toText(resource).slice(0, 255), mode, { sessionId: this.id, type: ownerType }, timeout, signal);
     } else {

@@ -51,6 +51,7 @@ export type StatementBody =
   | { kind: "select"; top?: Expr; items: SelectItem[]; from?: TableRef; joins: Join[]; where?: Expr; orderBy: { expr: Expr; desc: boolean }[] }
   | { kind: "declare"; vars: { name: string; type: SqlType; init?: Expr }[] }
   | { kind: "set"; name: string; expr: Expr }
+  | { kind: "setOption"; options: string[]; value: string }
   | { kind: "exec"; returnVar?: string; proc: string; args: { name?: string; expr: Expr }[] }
   | { kind: "begin" }
   | { kind: "commit" }
@@ -385,13 +386,50 @@ class Parser {
 
   private set(): StatementBody {
     this.expectWord("SET");
-    const v = this.next();
+    const v = this.peek();
+    if (v.kind === "word") return this.setOption();
+    this.next();
     if (v.kind !== "var") {
       this.pos--;
       throw this.fail();
     }
     this.expectPunct("=");
     return { kind: "set", name: v.value, expr: this.expr() };
+  }
+
+  /** Session SET options, including the batch tedious sends after login. */
+  private setOption(): StatementBody {
+    const t = this.peek();
+    if (t.upper === "TRANSACTION") {
+      this.pos++;
+      this.expectWord("ISOLATION");
+      this.expectWord("LEVEL");
+      const levels = [["READ", "COMMITTED"], ["READ", "UNCOMMITTED"], ["REPEATABLE", "READ"], ["SNAPSHOT"], ["SERIALIZABLE"]];
+      const level = levels.find((l) => l.every((w, i) => this.isWord(w, i)));
+      if (!level) throw this.fail();
+      this.pos += level.length;
+      return { kind: "setOption", options: ["TRANSACTION ISOLATION LEVEL"], value: level.join(" ") };
+    }
+    if (valuedSetOptions.has(t.upper)) {
+      this.pos++;
+      const v = this.next();
+      const ok = v.kind === "number" || v.kind === "word" || v.kind === "qident" || v.kind === "string" || (v.kind === "punct" && v.value === "-" && this.peek().kind === "number");
+      if (!ok) {
+        this.pos--;
+        throw this.fail();
+      }
+      let value = v.value;
+      if (v.kind === "punct") value = "-" + this.next().value;
+      return { kind: "setOption", options: [t.upper], value };
+    }
+    const options: string[] = [];
+    do {
+      const o = this.peek();
+      if (o.kind !== "word" || !onOffSetOptions.has(o.upper)) throw this.fail();
+      this.pos++;
+      options.push(o.upper);
+    } while (this.acceptPunct(","));
+    return { kind: "setOption", options, value: this.onOff() ? "ON" : "OFF" };
   }
 
   private exec(): StatementBody {
@@ -744,6 +782,10 @@ class Parser {
         if (t.kind === "word" && next.kind === "punct" && next.value === "(" && (!reservedKeywords.has(t.upper) || t.upper === "COALESCE" || t.upper === "NULLIF")) {
           this.pos += 2;
           const args: Expr[] = [];
+          if (t.upper === "COUNT" && this.acceptPunct("*")) {
+            this.expectPunct(")");
+            return { kind: "call", name: "COUNT", args: [{ kind: "literal", value: 1 }] };
+          }
           if (!this.isPunct(")")) {
             do args.push(this.expr());
             while (this.acceptPunct(","));
@@ -762,6 +804,13 @@ class Parser {
 }
 
 const statementStarts = new Set(["SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE"]);
+
+const onOffSetOptions = new Set([
+  "ANSI_NULLS", "ANSI_NULL_DFLT_ON", "ANSI_NULL_DFLT_OFF", "ANSI_PADDING", "ANSI_WARNINGS", "ANSI_DEFAULTS", "ARITHABORT", "ARITHIGNORE",
+  "CONCAT_NULL_YIELDS_NULL", "CURSOR_CLOSE_ON_COMMIT", "IMPLICIT_TRANSACTIONS", "NUMERIC_ROUNDABORT", "QUOTED_IDENTIFIER", "XACT_ABORT",
+  "NOCOUNT", "NOEXEC", "FMTONLY", "PARSEONLY", "STATISTICS", "SHOWPLAN_XML", "FORCEPLAN",
+]);
+const valuedSetOptions = new Set(["DATEFIRST", "DATEFORMAT", "LANGUAGE", "TEXTSIZE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "ROWCOUNT", "CONTEXT_INFO"]);
 
 const backupOptionNames = new Set([
   "COPY_ONLY", "COMPRESSION", "NO_COMPRESSION", "INIT", "NOINIT", "FORMAT", "NOFORMAT", "STATS", "CHECKSUM", "NO_CHECKSUM",

@@ -115,6 +115,15 @@ export const miStateSchema = z
     /** SERVERPROPERTY('EngineEdition'): 8 for Managed Instance; other values let tests model non-MI endpoints. */
     engineEdition: z.number().int().default(8),
     logins: z.array(login).default([]),
+    /**
+     * The instance's Microsoft Entra admin (set through ARM on a real instance): a sysadmin Entra login. Lets a
+     * fleet give the scanner access without listing logins.
+     */
+    entraAdmin: z
+      .object({ name: z.string().min(1).max(128), objectId: z.guid().optional(), appId: z.guid().optional() })
+      .strict()
+      .refine((l) => l.objectId !== undefined || l.appId !== undefined, { message: "the Entra admin needs objectId or appId" })
+      .optional(),
     /** User databases; master, tempdb, model and msdb always exist. */
     databases: z.array(z.object({ name: z.string().min(1).max(128) }).strict()).default([]),
     audits: z.array(audit).default([]),

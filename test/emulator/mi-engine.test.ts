@@ -426,6 +426,9 @@ describe("MI engine: state schema", () => {
     const state = miStateSchema.parse(sql);
     assert.equal(state.audits[1]!.target !== "EXTERNAL_MONITOR" && state.audits[1]!.target.retentionDays, 30);
     const engine = new ManagedInstanceEngine({ serverName: "mi.x.database.windows.net", state });
+    const admin = await engine.login({ kind: "token", claims: { oid: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" }, database: "", appName: "a", hostName: "h" }, { address: "x" });
+    assert.ok(admin.ok && admin.principal.name === "sql-admins");
+    assert.ok(engine.hasPermission(admin.principal, "ALTER ANY SERVER AUDIT"));
     const s = engine.openSession({ kind: "sql", name: "dba" }, "master", { address: "a", appName: "b", hostName: "c" });
     const rows = await ok(s, "SELECT a.name, a.type, d.status_desc FROM sys.server_audits a JOIN sys.dm_server_audit_status d ON d.audit_id = a.audit_id ORDER BY a.name DESC");
     assert.deepEqual(rows, [
@@ -485,5 +488,44 @@ describe("MI engine: SELECT details", () => {
       ["is_state_enabled", "tinyint"],
     ]);
     await fails(s, "SELECT name FROM sys.server_audits a JOIN sys.dm_server_audit_status d ON d.audit_id = a.audit_id", 209);
+  });
+});
+
+describe("MI engine: session SET options", () => {
+  it("accepts tedious's post-login SET batch verbatim", async () => {
+    const { session } = setup();
+    const batch =
+      "set ansi_nulls on\nset ansi_null_dflt_on on\nset ansi_padding on\nset ansi_warnings on\nset arithabort on\nset concat_null_yields_null on\nset datefirst 7\nset dateformat mdy\nset implicit_transactions off\nset language us_english\nset numeric_roundabort off\nset quoted_identifier on\nset textsize 2147483647\nset transaction isolation level read committed\nset xact_abort off";
+    const out = await run(session(), batch);
+    assert.equal(out.length, 15);
+    assert.ok(out.every((o) => o.kind === "done"));
+    await fails(session(), "SET NOT_AN_OPTION ON", 102);
+  });
+
+  it("SET LOCK_TIMEOUT sets @@LOCK_TIMEOUT; SET XACT_ABORT ON rolls back on error", async () => {
+    const { session, engine } = setup();
+    const s = session();
+    assert.deepEqual(await ok(s, "SET NOCOUNT ON; SET LOCK_TIMEOUT 0; SELECT @@LOCK_TIMEOUT AS t"), [{ t: 0 }]);
+    const out = await run(s, "SET XACT_ABORT ON; BEGIN TRAN; CREATE SERVER AUDIT xa TO EXTERNAL_MONITOR; DROP SERVER AUDIT ghost; SELECT 1");
+    const last = out.at(-1)!;
+    assert.ok(last.kind === "error" && last.error.number === 15151 && last.transaction === "rollback");
+    assert.ok(!s.inTransaction);
+    assert.equal(engine.findAudit("xa"), undefined);
+  });
+});
+
+describe("MI engine: COUNT and ordinals", () => {
+  it("COUNT(*) and COUNT(column) over a filtered view; ORDER BY ordinal", async () => {
+    const { session } = setup({
+      audits: [
+        { name: "a1", target: "EXTERNAL_MONITOR", enabled: true, predicate: "1 = 1" },
+        { name: "a2", target: "EXTERNAL_MONITOR" },
+      ],
+    });
+    const s = session();
+    assert.deepEqual(await ok(s, "SELECT COUNT(*) AS n, COUNT(predicate) AS p FROM sys.server_audits"), [{ n: 2, p: 1 }]);
+    assert.deepEqual(await ok(s, "SELECT COUNT(*) AS n FROM sys.server_audits WHERE name = 'zz'"), [{ n: 0 }]);
+    assert.deepEqual((await ok(s, "SELECT audit_id, name FROM sys.server_audits ORDER BY 2 DESC")).map((r) => r.name), ["a2", "a1"]);
+    await fails(s, "SELECT name, COUNT(*) FROM sys.server_audits", 8120);
   });
 });
