@@ -1,0 +1,17 @@
+// The emulator in its own process for the benchmark, so its work does not share the scanner's event loop:
+// reads fleet options (JSON) from argv, prints its endpoints as one JSON line, stops when stdin closes.
+import { startEmulator } from "../emulator/server.js";
+import { generateFleet } from "../emulator/fleet/generate.js";
+import type { GenerateFleetOptions } from "../emulator/fleet/generate.js";
+
+const options = JSON.parse(process.argv[2] ?? "{}") as GenerateFleetOptions;
+const { fleet } = generateFleet(options);
+const emulator = await startEmulator({ fleet });
+process.stdout.write(
+  `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner })}\n`,
+);
+process.stdin.resume();
+process.stdin.on("end", () => {
+  process.stdout.write(`${JSON.stringify({ requests: emulator.requestCounts() })}\n`);
+  void emulator.stop().then(() => process.exit(0));
+});
