@@ -76,6 +76,12 @@ describe("MI engine: logins", () => {
     assert.ok(good.ok && good.principal.kind === "entra" && good.principal.name === "auditguard-scanner" && good.database === "sales");
     const bad = await engine.login({ kind: "token", claims: { oid: "99999999-2222-4333-8444-555555555555" }, database: "", appName: "a", hostName: "h" }, { address: "x" });
     assert.ok(!bad.ok && bad.error.number === 18456);
+    const app = new ManagedInstanceEngine({
+      serverName: "mi-app.x.database.windows.net",
+      state: { logins: [{ kind: "entra", name: "deploy-app", appId: "22222222-3333-4444-8555-666666666666" }] },
+    });
+    const byApp = await app.login({ kind: "token", claims: { oid: "77777777-3333-4444-8555-666666666666", appid: "22222222-3333-4444-8555-666666666666" }, database: "", appName: "a", hostName: "h" }, { address: "x" });
+    assert.ok(byApp.ok && byApp.principal.name === "deploy-app");
     const nodb = await engine.login({ kind: "token", claims: { oid: ADMIN_OID }, database: "nope", appName: "a", hostName: "h" }, { address: "x" });
     assert.ok(!nodb.ok && nodb.error.number === 4060);
   });
