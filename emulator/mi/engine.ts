@@ -267,7 +267,7 @@ class MiSession implements SqlSession {
           break;
         }
         out.push({ kind: "error", error: { ...e.sql, lineNumber: stmt.line } });
-        if (BATCH_ABORTING.has(e.sql.number) || this.xactAbort) break;
+        if (BATCH_ABORTING.has(e.sql.number) || e.abortsBatch || this.xactAbort) break;
       }
     }
     return out;
@@ -364,6 +364,17 @@ class MiSession implements SqlSession {
       case "print": {
         const text = toText(this.eval(stmt.expr, env).value);
         return { kind: "done", infos: [{ number: 0, state: 1, class: 0, message: text, lineNumber: stmt.line }] };
+      }
+      case "if": {
+        const branch = this.truth(stmt.condition, env) === true ? stmt.then : stmt.else;
+        return branch ? this.run(branch, env, signal) : { kind: "done" };
+      }
+      case "throw": {
+        const number = convert(this.eval(stmt.number, env), T.int).value as number | null;
+        const message = toText(this.eval(stmt.message, env).value);
+        const state = convert(this.eval(stmt.state, env), T.int).value as number | null;
+        if (number === null || number < 50000) throw sqlError(35100, `Error number ${number ?? "NULL"} in the THROW statement is outside the valid range. Specify an error number in the valid range of 50000 to 2147483647.`, 16);
+        throw new TsqlError({ number, state: state ?? 1, class: 16, message, lineNumber: stmt.line }, true);
       }
       case "begin":
         return this.begin();

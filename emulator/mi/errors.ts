@@ -2,7 +2,11 @@ import type { SqlMessage } from "../sql/contracts.js";
 
 /** A T-SQL error raised while parsing or running a statement; carries the message SQL Server would send. */
 export class TsqlError extends Error {
-  constructor(readonly sql: SqlMessage) {
+  /** `abortsBatch`: THROW ends the batch (outside TRY/CATCH), unlike most statement-level errors. */
+  constructor(
+    readonly sql: SqlMessage,
+    readonly abortsBatch = false,
+  ) {
     super(sql.message);
   }
 }

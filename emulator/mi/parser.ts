@@ -57,6 +57,8 @@ export type StatementBody =
   | { kind: "commit" }
   | { kind: "rollback" }
   | { kind: "print"; expr: Expr }
+  | { kind: "if"; condition: Expr; then: Statement; else?: Statement }
+  | { kind: "throw"; number: Expr; message: Expr; state: Expr }
   | { kind: "createAudit"; name: string; target: AuditTarget; options: AuditOptions; predicate?: string }
   | { kind: "alterAudit"; name: string; target?: AuditTarget; options: AuditOptions; predicate?: string; removeWhere?: boolean; newName?: string }
   | { kind: "dropAudit"; name: string }
@@ -203,6 +205,23 @@ class Parser {
       case "PRINT":
         this.next();
         return { kind: "print", expr: this.expr() };
+      case "IF": {
+        this.next();
+        const condition = this.expr();
+        const then = this.nested();
+        while (this.isPunct(";") && this.isWord("ELSE", 1)) this.pos++;
+        if (!this.acceptWord("ELSE")) return { kind: "if", condition, then };
+        return { kind: "if", condition, then, else: this.nested() };
+      }
+      case "THROW": {
+        this.next();
+        // THROW without arguments re-throws inside CATCH only; there is no TRY/CATCH here.
+        const number = this.expr();
+        this.expectPunct(",");
+        const message = this.expr();
+        this.expectPunct(",");
+        return { kind: "throw", number, message, state: this.expr() };
+      }
       case "CREATE":
       case "ALTER":
       case "DROP":
@@ -214,6 +233,15 @@ class Parser {
       default:
         throw this.fail();
     }
+  }
+
+  /** The single statement an IF or ELSE governs (BEGIN…END blocks are not supported: a syntax error). */
+  private nested(): Statement {
+    const first = this.peek();
+    if (first.kind === "word" && first.upper === "BEGIN" && !this.isWord("TRAN", 1) && !this.isWord("TRANSACTION", 1)) throw this.fail();
+    const body = this.statement();
+    const last = this.tokens[this.pos - 1]!;
+    return { ...body, text: this.sql.slice(first.start, last.end), line: first.line } as Statement;
   }
 
   private optionalTransactionName(): void {
@@ -803,7 +831,7 @@ class Parser {
   }
 }
 
-const statementStarts = new Set(["SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE"]);
+const statementStarts = new Set(["IF", "ELSE", "THROW", "SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE"]);
 
 const onOffSetOptions = new Set([
   "ANSI_NULLS", "ANSI_NULL_DFLT_ON", "ANSI_NULL_DFLT_OFF", "ANSI_PADDING", "ANSI_WARNINGS", "ANSI_DEFAULTS", "ARITHABORT", "ARITHIGNORE",
