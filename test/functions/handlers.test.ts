@@ -18,12 +18,7 @@ import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/settings.js";
-import { scheduledScan } from "../../src/functions/scheduled-scan.js";
-import { scanWorker } from "../../src/functions/scan-worker.js";
-import { scanPoison } from "../../src/functions/scan-poison.js";
-import { complianceReport } from "../../src/functions/compliance-report.js";
-import { startScan } from "../../src/functions/start-scan.js";
-import { scanStatus } from "../../src/functions/scan-status.js";
+import { complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
 
 // @azure/functions is a CommonJS bundle whose classes ESM cannot see as named exports.
 const { HttpRequest, InvocationContext } = functions;

@@ -1,24 +1,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import functions from "@azure/functions";
 import { installFakeFunctionsCore } from "../support/functions-host.js";
 import type { RegisteredFunction } from "../support/functions-host.js";
 
-// Loads every module the host would load (package.json "main": the functions folder) with the worker's
-// @azure/functions-core in place, and checks each registration as the host would receive it.
+// Loads the app the way the host does (package.json "main": the esbuild bundle built by npm run build) with the
+// worker's @azure/functions-core in place, and checks each registration as the host would receive it.
 const registered = installFakeFunctionsCore();
-const folder = fileURLToPath(new URL("../../src/functions/", import.meta.url));
-const ext = extname(fileURLToPath(import.meta.url));
+const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { main: string };
 
-test("package.json points the host at the functions folder", () => {
-  const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { main: string };
-  assert.equal(pkg.main, "dist/src/functions/*.js");
+test("package.json points the host at the bundled entry", () => {
+  assert.equal(pkg.main, "dist/bundle/functions.mjs");
 });
 
 test("every function registers with the trigger, schedule, route, queue, connection and auth level it needs", async () => {
-  for (const file of readdirSync(folder).filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))) await import(join(folder, file));
+  await import(pathToFileURL(join(process.cwd(), pkg.main)).href);
   const byName = new Map(registered.map((f) => [f.name, f]));
   const trigger = (f: RegisteredFunction | undefined) => Object.values(f?.bindings ?? {}).find((b) => b.direction === "in" && /Trigger$/.test(b.type));
   assert.deepEqual([...byName.keys()].sort(), ["complianceReport", "scanPoison", "scanStatus", "scanWorker", "scheduledScan", "startScan"]);
@@ -33,6 +32,14 @@ test("every function registers with the trigger, schedule, route, queue, connect
     assert.equal(Object.values(byName.get(name)!.bindings).find((b) => b.direction === "out")?.type, "http", `${name} answers over HTTP`);
   }
   for (const f of registered) assert.equal(typeof f.handler, "function");
+});
+
+test("a registered handler loads the scanner on first use and answers", async () => {
+  const report = registered.find((f) => f.name === "complianceReport")!;
+  const request = new functions.HttpRequest({ method: "GET", url: "http://localhost/api/compliance?format=pdf" });
+  const response = (await report.handler(request, new functions.InvocationContext({ logHandler: () => undefined }))) as { status: number; jsonBody: unknown };
+  assert.equal(response.status, 400);
+  assert.match(JSON.stringify(response.jsonBody), /format must be one of json, html, csv, sarif, markdown/);
 });
 
 test("host.json: timeout, queue batch size, dequeue limit and Base64 messages", () => {

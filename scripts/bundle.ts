@@ -1,0 +1,21 @@
+// Bundles the Functions app for deployment (package.json "main"): one ESM entry that registers the functions,
+// with the scanner split into a chunk loaded on first invocation. @azure/functions-core is the worker's own.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: { functions: "src/functions/index.ts" },
+  outdir: "dist/bundle",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  outExtension: { ".js": ".mjs" },
+  external: ["@azure/functions-core"],
+  // Bundled CommonJS dependencies call require(); give the ESM bundle a real one.
+  banner: { js: 'import { createRequire as __agCreateRequire } from "node:module"; const require = __agCreateRequire(import.meta.url);' },
+  sourcemap: true,
+  minify: true,
+  legalComments: "linked",
+  logLevel: "warning",
+});

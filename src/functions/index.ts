@@ -1,0 +1,8 @@
+// The Functions app's entry: registering every function is all loading it does; each handler loads the scanner
+// (Azure SDKs, mssql) on its first invocation, which keeps the host's cold start close to @azure/functions alone.
+import "./scheduled-scan.js";
+import "./scan-worker.js";
+import "./scan-poison.js";
+import "./compliance-report.js";
+import "./start-scan.js";
+import "./scan-status.js";
