@@ -785,8 +785,14 @@ class MiSession implements SqlSession {
   }
 
   // ---------------------------------------------------------------------------------------------- audit DDL
-  private requireAuditPermission(): void {
-    if (!this.engine.hasPermission(this.principal, "ALTER ANY SERVER AUDIT")) throw errors.noPermission();
+  /** 15247 without ALTER ANY SERVER AUDIT; the refused attempt is recorded (succeeded = false) by AUDIT_CHANGE_GROUP audits. */
+  private requireAuditPermission(stmt: Statement, classType: "A" | "SA", objectName: string): void {
+    if (this.engine.hasPermission(this.principal, "ALTER ANY SERVER AUDIT")) return;
+    const verb = stmt.kind.startsWith("create") ? "CR" : stmt.kind.startsWith("alter") ? "AL" : "DR";
+    for (const a of this.engine.recorders(AUDIT_CHANGE)) {
+      this.record(a, verb, verb === "CR" ? "CREATE" : verb === "AL" ? "ALTER" : "DROP", classType, classType === "A" ? "SERVER AUDIT" : "SERVER AUDIT SPECIFICATION", stmt.text, objectName, false);
+    }
+    throw errors.noPermission();
   }
 
   private checkName(name: string): void {
@@ -798,13 +804,13 @@ class MiSession implements SqlSession {
     if (q !== undefined && q < 1000) throw errors.queueDelay();
   }
 
-  private record(audit: AuditObject, actionId: string, actionName: string, classType: string, classTypeDesc: string, statement: string, objectName: string): void {
+  private record(audit: AuditObject, actionId: string, actionName: string, classType: string, classTypeDesc: string, statement: string, objectName: string, succeeded = true): void {
     this.engine.emit(audit, {
       action_id: actionId,
       action_name: actionName,
       class_type: classType,
       class_type_desc: classTypeDesc,
-      succeeded: true,
+      succeeded,
       session_id: this.id,
       server_principal_name: this.principal.name,
       session_server_principal_name: this.principal.name,
@@ -837,7 +843,7 @@ class MiSession implements SqlSession {
 
   private auditDdl(stmt: Extract<Statement, { kind: "createAudit" | "alterAudit" | "dropAudit" }>, env: Env): StatementOutcome {
     void env;
-    this.requireAuditPermission();
+    this.requireAuditPermission(stmt, "A", stmt.name);
     const now = this.engine.clock();
     if (stmt.kind === "createAudit") {
       this.checkName(stmt.name);
@@ -922,7 +928,7 @@ class MiSession implements SqlSession {
   }
 
   private specDdl(stmt: Extract<Statement, { kind: "createSpec" | "alterSpec" | "dropSpec" }>): StatementOutcome {
-    this.requireAuditPermission();
+    this.requireAuditPermission(stmt, "SA", stmt.name);
     const now = this.engine.clock();
     const what = "server audit specification";
     if (stmt.kind === "createSpec") {
@@ -973,39 +979,49 @@ class MiSession implements SqlSession {
     // MI: differential and log backups are not supported (T-SQL differences page).
     if (stmt.kind === "backup" && stmt.log) throw errors.notSupported("LOG");
     const privileged = this.engine.hasPermission(this.principal, "CONTROL SERVER");
+    const backup = stmt.kind === "backup";
+    // A permission failure is itself audited (succeeded = false), as audited_result SUCCESS AND FAILURE implies.
+    const recordEvent = (database: string, succeeded: boolean): void => {
+      for (const audit of this.engine.recorders(BACKUP_RESTORE)) {
+        this.engine.emit(audit, {
+          action_id: backup ? "BA" : "RS",
+          action_name: backup ? "BACKUP" : "RESTORE",
+          class_type: "DB",
+          class_type_desc: "DATABASE",
+          succeeded,
+          session_id: this.id,
+          server_principal_name: this.principal.name,
+          session_server_principal_name: this.principal.name,
+          database_name: database,
+          object_name: database,
+          statement: stmt.text.slice(0, 4000),
+          client_ip: this.client.address,
+          application_name: this.client.appName,
+          host_name: this.client.hostName,
+          sequence_number: 1,
+        });
+      }
+    };
     let database: string;
     if (stmt.kind === "backup") {
       const db = this.engine.findDatabase(stmt.database);
       if (!db) throw errors.databaseMissing(stmt.database);
-      if (!privileged) throw errors.backupDenied(db);
+      if (!privileged) {
+        recordEvent(db, false);
+        throw errors.backupDenied(db);
+      }
       database = db;
     } else {
-      if (!privileged) throw errors.restoreDenied();
+      if (!privileged) {
+        recordEvent(stmt.database, false);
+        throw errors.restoreDenied();
+      }
       if (this.engine.findDatabase(stmt.database)) throw errors.databaseExists(stmt.database);
       this.checkName(stmt.database);
       this.engine.addDatabase(stmt.database);
       database = stmt.database;
     }
-    const backup = stmt.kind === "backup";
-    for (const audit of this.engine.recorders(BACKUP_RESTORE)) {
-      this.engine.emit(audit, {
-        action_id: backup ? "BA" : "RS",
-        action_name: backup ? "BACKUP" : "RESTORE",
-        class_type: "DB",
-        class_type_desc: "DATABASE",
-        succeeded: true,
-        session_id: this.id,
-        server_principal_name: this.principal.name,
-        session_server_principal_name: this.principal.name,
-        database_name: database,
-        object_name: database,
-        statement: stmt.text.slice(0, 4000),
-        client_ip: this.client.address,
-        application_name: this.client.appName,
-        host_name: this.client.hostName,
-        sequence_number: 1,
-      });
-    }
+    recordEvent(database, true);
     const info: SqlMessage = backup
       ? { number: 3014, state: 1, class: 0, message: `BACKUP DATABASE successfully processed 0 pages in 0.001 seconds (0.000 MB/sec).`, lineNumber: stmt.line }
       : { number: 3014, state: 1, class: 0, message: `RESTORE DATABASE successfully processed 0 pages in 0.001 seconds (0.000 MB/sec).`, lineNumber: stmt.line };

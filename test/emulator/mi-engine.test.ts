@@ -413,8 +413,23 @@ describe("MI engine: physics (audit records)", () => {
     await fails(session(), "BACKUP LOG sales TO URL = 'https://a.blob.core.windows.net/c/l.trn'", 40517);
     await fails(session(), "BACKUP DATABASE sales TO URL = 'https://a.blob.core.windows.net/c/l.bak' WITH CREDENTIAL = 'x'", 40517);
     await fails(session(), "BACKUP DATABASE nope TO URL = 'https://a.blob.core.windows.net/c/l.bak'", 911);
-    await fails(session("reader"), "BACKUP DATABASE sales TO URL = 'https://a.blob.core.windows.net/c/l.bak'", 262);
     assert.equal(records.length, 0);
+  });
+
+  it("refused attempts are recorded with succeeded = false: BACKUP without permission, audit DDL without permission", async () => {
+    const { session, records } = setup({
+      audits: [{ name: "main", target: "EXTERNAL_MONITOR", enabled: true }],
+      serverAuditSpecifications: [{ name: "spec", audit: "main", enabled: true, actionGroups: ["AUDIT_CHANGE_GROUP", "BACKUP_RESTORE_GROUP"] }],
+    });
+    await fails(session("reader"), "BACKUP DATABASE sales TO URL = 'https://a.blob.core.windows.net/c/l.bak' WITH COPY_ONLY", 262);
+    await fails(session("reader"), "ALTER SERVER AUDIT SPECIFICATION spec WITH (STATE = OFF)", 15247);
+    assert.deepEqual(
+      records.map((r) => [r.action_id, r.class_type, r.succeeded, r.server_principal_name]),
+      [
+        ["BA", "DB", false, "reader"],
+        ["AL", "SA", false, "reader"],
+      ],
+    );
   });
 });
 
