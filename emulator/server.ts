@@ -19,6 +19,7 @@ import type { Fleet, FleetIdentity, FleetInput } from "./fleet/schema.js";
 import { createArmHandler } from "./arm/handler.js";
 import { providerId } from "./estate/ids.js";
 import { createLogAnalyticsHandler, createResourceGraphHandler } from "./kusto/index.js";
+import { managedInstanceSqlEndpoint } from "./sql-endpoint.js";
 import { isAuthorized } from "./arm/rbac.js";
 import { callerScopedGraphStore } from "./arm/graph-scope.js";
 
@@ -215,7 +216,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     started.push(logAnalytics);
     const identity = await serve(msi.handler, { host });
     started.push(identity);
-    if (options.tds) tds = await options.tds(context);
+    tds = await (options.tds ?? managedInstanceSqlEndpoint)(context);
 
     return {
       armUrl: arm.url,

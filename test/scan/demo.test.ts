@@ -20,6 +20,9 @@ test("npm start twice: what the first run fixed, the second finds compliant", ()
   assert.equal(statusOf(first, "sql-ana-01"), "remediated");
   assert.equal(statusOf(first, "syn-ana-03"), "remediated");
   assert.equal(statusOf(first, "mi-dev-02"), "exempt");
+  assert.equal(statusOf(first, "mi-prod-02"), "remediated", "a Managed Instance fixed over TDS with T-SQL");
+  assert.equal(statusOf(first, "mi-ana-01"), "noncompliant", "a login without ALTER ANY SERVER AUDIT cannot fix it");
+  assert.match(first, /mi-ana-01 .*SQL15247/);
   assert.ok(existsSync(join(dir, "report.json")));
   const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { summary: { targets: number } };
   assert.equal(report.summary.targets, 15);
@@ -27,5 +30,6 @@ test("npm start twice: what the first run fixed, the second finds compliant", ()
   assert.match(second, /a later run/);
   assert.equal(statusOf(second, "sql-ana-01"), "compliant");
   assert.equal(statusOf(second, "syn-ana-03"), "compliant");
+  assert.equal(statusOf(second, "mi-prod-02"), "compliant", "the instance's T-SQL state persisted between runs");
   assert.doesNotMatch(second, /eyJ[A-Za-z0-9_-]{10,}\./, "no token in the demo's output");
 });
