@@ -1,3 +1,5 @@
+import { setMaxListeners } from "node:events";
+
 /**
  * A bounded worker pool for the estate run: at most `concurrency` targets in flight, each worker given an
  * abort signal that fires on cancellation or when the overall deadline passes. Every item gets an outcome, in
@@ -28,6 +30,8 @@ export async function runPool<T, R>(
   const now = options.now ?? Date.now;
   const outcomes: PoolOutcome<R>[] = new Array(items.length);
   const controller = new AbortController();
+  // Every worker's SDK calls listen on this one signal; that many listeners is by design, not a leak.
+  setMaxListeners(0, controller.signal);
   const abort = (reason: "cancelled" | "deadline") => {
     if (!controller.signal.aborted) controller.abort(new Error(reason === "deadline" ? "scan deadline reached" : "scan cancelled"));
     stopReason ??= reason;
