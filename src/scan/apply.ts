@@ -2,6 +2,7 @@ import type { ObservationError, RemediationAction, Target } from "../core/domain
 import { putAuditingPolicy, putDiagnosticSetting } from "../azure/arm-auditing.js";
 import { SqlAuditConnection, SqlStatementError } from "../azure/sql-audit.js";
 import { describeError } from "./errors.js";
+import { sqlTargetOf } from "./observe.js";
 import type { ScanEnvironment } from "./environment.js";
 
 /**
@@ -20,11 +21,8 @@ export async function applyActions(env: ScanEnvironment, target: Target, actions
   if (tsql.length) {
     let connection: SqlAuditConnection | undefined;
     try {
-      if (!target.fullyQualifiedDomainName) throw new Error("the instance has no fully qualified domain name");
-      connection = await SqlAuditConnection.open(
-        { serverName: target.fullyQualifiedDomainName, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
-        { credential: env.credential, ...(env.caPem ? { caPem: env.caPem } : {}) },
-      );
+      const { target: sqlTarget, access } = sqlTargetOf(env, target);
+      connection = await SqlAuditConnection.open(sqlTarget, access);
       await connection.applyStatements(tsql.map((a) => a.statement));
       applied.push(...tsql);
     } catch (error) {

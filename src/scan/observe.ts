@@ -57,16 +57,34 @@ export function toManagedInstanceSql(raw: RawAuditCatalog): ManagedInstanceSql {
   };
 }
 
-export async function readManagedInstanceSql(env: ScanEnvironment, target: Target): Promise<ManagedInstanceSql> {
+/** Connection settings for a target's instance, bounded by the baseline's per-target timeout. */
+export function sqlTargetOf(env: ScanEnvironment, target: Target) {
   if (!target.fullyQualifiedDomainName) throw Object.assign(new Error("the instance has no fully qualified domain name"), { code: "NoEndpoint" });
-  const connection = await SqlAuditConnection.open(
-    { serverName: target.fullyQualifiedDomainName, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
-    { credential: env.credential, ...(env.caPem ? { caPem: env.caPem } : {}) },
-  );
-  try {
-    return toManagedInstanceSql(await connection.readCatalog());
-  } finally {
-    await connection.close();
+  const timeoutMs = Math.min(15_000, env.baseline.scan.targetTimeoutSeconds * 1000);
+  return {
+    target: { serverName: target.fullyQualifiedDomainName, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
+    access: { credential: env.credential, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs * 2, ...(env.caPem ? { caPem: env.caPem } : {}) },
+  };
+}
+
+const SQL_READ_ATTEMPTS = 3;
+
+/** Reads the audit catalog, retrying transient failures (dropped connections, transient login errors). */
+export async function readManagedInstanceSql(env: ScanEnvironment, target: Target, signal?: AbortSignal): Promise<ManagedInstanceSql> {
+  const { target: sqlTarget, access } = sqlTargetOf(env, target);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const connection = await SqlAuditConnection.open(sqlTarget, access);
+      try {
+        return toManagedInstanceSql(await connection.readCatalog());
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
+    } catch (error) {
+      const transient = describeError(error, "read-sql-audit", target.id).transient;
+      if (!transient || attempt >= SQL_READ_ATTEMPTS || signal?.aborted) throw error;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
   }
 }
 
@@ -84,7 +102,7 @@ export async function observeTarget(env: ScanEnvironment, target: Target, option
   const diagnostics = attempt<ObservedDiagnosticSetting[]>("read-diagnostic-settings", target.id, () =>
     listDiagnosticSettings(clients, target.subscriptionId, diagnosticResourceUri(target), signal),
   );
-  const sql = target.kind === "sql-managed-instance" ? attempt("read-sql-audit", target.id, () => readManagedInstanceSql(env, target)) : undefined;
+  const sql = target.kind === "sql-managed-instance" ? attempt("read-sql-audit", target.id, () => readManagedInstanceSql(env, target, signal)) : undefined;
   const policy =
     target.kind === "sql-managed-instance"
       ? undefined
