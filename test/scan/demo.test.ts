@@ -1,12 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { QueueClient } from "@azure/storage-queue";
+import { TableClient } from "@azure/data-tables";
+import { AZURITE_KEY, startAzurite } from "../../emulator/storage/azurite.js";
+import { findSecret } from "../../src/core/redaction.js";
 
 // `npm start`: the demo remediates the drifted estate, and a second run finds what the first fixed compliant.
-test("npm start twice: what the first run fixed, the second finds compliant", () => {
+test("npm start twice: what the first run fixed, the second finds compliant; nothing written carries a secret", async () => {
   const dir = mkdtempSync(join(tmpdir(), "auditguard-demo-"));
   const run = () =>
     execFileSync(process.execPath, ["--import", "tsx", join(process.cwd(), "scripts", "demo.ts")], {
@@ -32,4 +36,25 @@ test("npm start twice: what the first run fixed, the second finds compliant", ()
   assert.equal(statusOf(second, "syn-ana-03"), "compliant");
   assert.equal(statusOf(second, "mi-prod-02"), "compliant", "the instance's T-SQL state persisted between runs");
   assert.doesNotMatch(second, /eyJ[A-Za-z0-9_-]{10,}\./, "no token in the demo's output");
+
+  // No token, key or password anywhere the demo wrote: its output, its reports, every event and every stored result.
+  const written: Array<[string, string]> = [["stdout (first run)", first], ["stdout (second run)", second]];
+  for (const file of readdirSync(dir).filter((f) => /^report\./.test(f))) written.push([file, readFileSync(join(dir, file), "utf8")]);
+  const azurite = await startAzurite({ location: join(dir, "azurite") });
+  try {
+    const queue = new QueueClient(azurite.connectionString, "auditguard-events");
+    const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
+    assert.ok(peekedMessageItems.length > 0, "events were published");
+    for (const m of peekedMessageItems) written.push(["event", Buffer.from(m.messageText, "base64").toString("utf8")]);
+    for (const table of ["AuditGuardLatest", "AuditGuardHistory", "AuditGuardRuns"]) {
+      for await (const entity of TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true }).listEntities()) written.push([table, JSON.stringify(entity)]);
+    }
+  } finally {
+    await azurite.stop();
+  }
+  for (const [where, text] of written) {
+    assert.equal(findSecret(text), undefined, `${where} carries something that looks like a credential`);
+    assert.ok(!text.includes(AZURITE_KEY), `${where} carries the storage key`);
+    assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./, `${where} carries a token`);
+  }
 });
