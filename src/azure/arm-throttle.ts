@@ -82,7 +82,7 @@ export class ArmThrottle {
 
   constructor(options: ArmThrottleOptions = {}) {
     this.options = {
-      maxInFlightPerSubscription: options.maxInFlightPerSubscription ?? 16,
+      maxInFlightPerSubscription: options.maxInFlightPerSubscription ?? 64,
       lowWaterMark: options.lowWaterMark ?? 25,
       pacingMs: options.pacingMs ?? 250,
       defaultRetryAfterMs: options.defaultRetryAfterMs ?? 5_000,
