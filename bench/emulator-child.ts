@@ -8,7 +8,7 @@ const options = JSON.parse(process.argv[2] ?? "{}") as GenerateFleetOptions;
 const { fleet } = generateFleet(options);
 const emulator = await startEmulator({ fleet });
 process.stdout.write(
-  `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner })}\n`,
+  `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner, ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}) })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", () => {

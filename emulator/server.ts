@@ -55,6 +55,8 @@ export interface QueryServiceFactories {
 export interface RunningTdsServer {
   host: string;
   port: number;
+  /** Logins and T-SQL requests (batches, RPCs, transaction requests) served so far. */
+  counts(): { logins: number; requests: number };
   stop(): Promise<void>;
 }
 export type TdsServerFactory = (context: ServiceContext) => Promise<RunningTdsServer>;
@@ -96,7 +98,7 @@ export interface RunningEmulator {
   /** Which query services are mounted (a baseline should not ask for Resource Graph when it is not). */
   mounted: { logAnalytics: boolean; resourceGraph: boolean };
   /** Requests received per service since start. */
-  requestCounts(): { arm: number; logAnalytics: number; identity: number };
+  requestCounts(): { arm: number; logAnalytics: number; identity: number; tdsLogins: number; tdsRequests: number };
   /** Issues a token as the identity endpoint would (default: the scanner) — for tests and tools. */
   issueToken(resource: string, identity?: FleetIdentity, lifetimeSeconds?: number): string;
   stop(): Promise<void>;
@@ -233,7 +235,10 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       faults,
       ...(tds ? { tds } : {}),
       mounted: { logAnalytics: Boolean(services.logAnalytics), resourceGraph: Boolean(services.resourceGraph) },
-      requestCounts: () => ({ arm: arm.requestCount(), logAnalytics: logAnalytics.requestCount(), identity: identity.requestCount() }),
+      requestCounts: () => {
+        const sql = tds?.counts() ?? { logins: 0, requests: 0 };
+        return { arm: arm.requestCount(), logAnalytics: logAnalytics.requestCount(), identity: identity.requestCount(), tdsLogins: sql.logins, tdsRequests: sql.requests };
+      },
       issueToken: (resource, who = fleet.scanner, lifetimeSeconds = 3600) =>
         authority.issue(resource, { oid: who.principalId, appid: who.clientId, name: who.displayName }, lifetimeSeconds, nowMs()).token,
       stop: async () => {

@@ -82,5 +82,5 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
     },
     now: () => estate.now().getTime(),
   });
-  return { host: tds.host, port: tds.port, stop: () => tds.close() };
+  return { host: tds.host, port: tds.port, counts: () => tds.counts(), stop: () => tds.close() };
 };

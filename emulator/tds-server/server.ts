@@ -38,7 +38,13 @@ export interface TdsServerOptions {
 export interface RunningTds {
   host: string;
   port: number;
+  counts(): { logins: number; requests: number };
   close(): Promise<void>;
+}
+
+interface Counters {
+  logins: number;
+  requests: number;
 }
 
 const SQL_AUDIENCES = ["https://database.windows.net/", "https://database.windows.net"];
@@ -67,7 +73,11 @@ class Connection {
   private descriptor = Buffer.alloc(8);
   private nextDescriptor = 1;
 
-  constructor(private readonly socket: Socket, private readonly options: TdsServerOptions) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: TdsServerOptions,
+    private readonly counters: Counters,
+  ) {
     socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
     socket.on("error", () => this.close());
     socket.on("close", () => this.close());
@@ -271,6 +281,7 @@ class Connection {
   private async finishLogin(result: LoginResult): Promise<void> {
     if (!result.ok) return this.refuse(result.error);
     const login = this.login!;
+    this.counters.logins++;
     this.session = this.engine!.openSession(result.principal, result.database, { address: this.socket.remoteAddress ?? "", appName: login.appName, hostName: login.hostName });
     const features: Array<[number, Buffer]> = [];
     if (login.fedAuth) features.push([0x02, Buffer.alloc(0)]);
@@ -331,6 +342,7 @@ class Connection {
 
   private async onRequest(m: Message): Promise<void> {
     if (m.status & STATUS_IGNORE) return this.reply();
+    this.counters.requests++;
     const faults = this.options.faults;
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
     const latency = faults?.latencyMs?.(this.serverName) ?? 0;
@@ -383,10 +395,11 @@ class Connection {
 export async function startTdsServer(options: TdsServerOptions): Promise<RunningTds> {
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
+  const counters: Counters = { logins: 0, requests: 0 };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    new Connection(socket, options);
+    new Connection(socket, options, counters);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -397,6 +410,7 @@ export async function startTdsServer(options: TdsServerOptions): Promise<Running
   return {
     host,
     port,
+    counts: () => ({ ...counters }),
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

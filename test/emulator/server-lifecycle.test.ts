@@ -22,7 +22,7 @@ describe("startEmulator / stop", () => {
       ca,
       tds: async (ctx): Promise<RunningTdsServer> => {
         context = ctx;
-        return { host: "127.0.0.1", port: 1, stop: async () => void (tdsStopped = true) };
+        return { host: "127.0.0.1", port: 1, counts: () => ({ logins: 0, requests: 0 }), stop: async () => void (tdsStopped = true) };
       },
     });
     assert.equal(emu.caPem, ca.certPem);
