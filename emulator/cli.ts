@@ -49,6 +49,20 @@ export interface RunningEmulatorCli {
  * (version 1): scope = the fleet's subscriptions, the designated workspace from the fleet's baselineHints, the
  * audit object names the shipped fleets use, and every endpoint override pointing here.
  */
+/** Where a running emulator's services are; the identity header itself stays out (it is a secret). */
+export function endpointsOf(emulator: RunningEmulator, identityHeaderFile = ""): EmulatorEndpoints {
+  return {
+    tenantId: emulator.tenantId,
+    armUrl: emulator.armUrl,
+    logAnalyticsUrl: emulator.logAnalyticsUrl,
+    identityEndpoint: emulator.identity.endpoint,
+    identityHeaderFile,
+    caFile: emulator.caFile,
+    scanner: { principalId: emulator.scanner.principalId, clientId: emulator.scanner.clientId, displayName: emulator.scanner.displayName },
+    ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}),
+  };
+}
+
 export function emulatorBaseline(emulator: RunningEmulator, endpoints: EmulatorEndpoints): Record<string, unknown> {
   const fleet = emulator.fleet;
   const hints = fleet.baselineHints;
@@ -97,16 +111,7 @@ export async function runEmulator(options: RunEmulatorOptions): Promise<RunningE
     const headerFile = join(dirname(emulator.caFile), "identity-header");
     writeFileSync(headerFile, emulator.identity.header, { mode: 0o600 });
     chmodSync(headerFile, 0o600);
-    const endpoints: EmulatorEndpoints = {
-      tenantId: emulator.tenantId,
-      armUrl: emulator.armUrl,
-      logAnalyticsUrl: emulator.logAnalyticsUrl,
-      identityEndpoint: emulator.identity.endpoint,
-      identityHeaderFile: headerFile,
-      caFile: emulator.caFile,
-      scanner: { principalId: emulator.scanner.principalId, clientId: emulator.scanner.clientId, displayName: emulator.scanner.displayName },
-      ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}),
-    };
+    const endpoints = endpointsOf(emulator, headerFile);
     const env = {
       IDENTITY_ENDPOINT: emulator.identity.endpoint,
       IDENTITY_HEADER: emulator.identity.header,

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { stringify } from "yaml";
 import { startEmulator } from "../emulator/server.js";
-import { emulatorBaseline } from "../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../emulator/cli.js";
 import { shippedFleet } from "../emulator/fleets/paths.js";
 import type { EstateSnapshot } from "../emulator/estate/estate.js";
 import type { CertificateAuthority } from "../emulator/tls/certificates.js";
@@ -41,16 +41,7 @@ async function main(): Promise<void> {
     process.env.IDENTITY_ENDPOINT = emulator.identity.endpoint;
     process.env.IDENTITY_HEADER = emulator.identity.header;
 
-    const generated = emulatorBaseline(emulator, {
-      tenantId: emulator.tenantId,
-      armUrl: emulator.armUrl,
-      logAnalyticsUrl: emulator.logAnalyticsUrl,
-      identityEndpoint: emulator.identity.endpoint,
-      identityHeaderFile: "",
-      caFile: emulator.caFile,
-      scanner: emulator.scanner,
-      ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}),
-    });
+    const generated = emulatorBaseline(emulator, endpointsOf(emulator));
     generated.mode = "enforce";
     const baselineFile = join(stateDir, "baseline.yaml");
     writeFileSync(baselineFile, `# The demo's baseline, pointing at the emulator (regenerated each run).\n${stringify(generated)}`);

@@ -1,4 +1,5 @@
 import type { DiagnosticSettingsResource } from "@azure/arm-monitor";
+import type { ObservedDiagnosticSetting } from "../core/domain.js";
 import type { AzureClients } from "./clients.js";
 
 /**
@@ -77,17 +78,8 @@ export function resourceUriForSdk(resourceId: string): string {
   return resourceId.replace(/^\/+/, "");
 }
 
-export interface DiagnosticSetting {
-  id?: string;
-  name: string;
-  workspaceId?: string;
-  logAnalyticsDestinationType?: string;
-  storageAccountId?: string;
-  eventHubAuthorizationRuleId?: string;
-  eventHubName?: string;
-  logs: Array<{ category?: string; categoryGroup?: string; enabled: boolean }>;
-  metrics?: Array<{ category?: string; enabled: boolean }>;
-}
+/** A diagnostic setting as the domain sees it, with the ARM id it has once it exists. */
+export type DiagnosticSetting = ObservedDiagnosticSetting & { id?: string };
 
 function toSetting(resource: DiagnosticSettingsResource): DiagnosticSetting {
   return {

@@ -1,5 +1,6 @@
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import type { LogsTable } from "@azure/monitor-query-logs";
+import type { ActivityEvent } from "../core/domain.js";
 import type { AzureClients } from "./clients.js";
 import { resourceUriForSdk } from "./arm-auditing.js";
 
@@ -10,16 +11,7 @@ import { resourceUriForSdk } from "./arm-auditing.js";
  * AzureDiagnostics, or in the resource-specific SQLSecurityAuditEvents table when a diagnostic setting uses the
  * Dedicated destination type.
  */
-export interface AuditActivityEvent {
-  time: string;
-  actionId: string;
-  actionName: string;
-  classType: string;
-  statement: string;
-  serverPrincipalName: string;
-  databaseName: string;
-  succeeded: boolean | null;
-  clientIp: string;
+export interface AuditActivityEvent extends ActivityEvent {
   resourceId: string;
 }
 
@@ -63,6 +55,46 @@ const text = (v: unknown): string => (v === null || v === undefined ? "" : Strin
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 const succeeded = (v: unknown): boolean | null => (v === null || v === undefined || v === "" ? null : v === true || String(v).toLowerCase() === "true");
 
+/** Where each event field is in the shared AzureDiagnostics table and in the resource-specific one. */
+type Columns = Record<Exclude<keyof AuditActivityEvent, "time">, string>;
+const AZURE_DIAGNOSTICS_COLUMNS: Columns = {
+  actionId: "action_id_s",
+  actionName: "action_name_s",
+  classType: "class_type_s",
+  statement: "statement_s",
+  serverPrincipalName: "server_principal_name_s",
+  databaseName: "database_name_s",
+  succeeded: "succeeded_s",
+  clientIp: "client_ip_s",
+  resourceId: "_ResourceId",
+};
+const DEDICATED_COLUMNS: Columns = {
+  actionId: "ActionId",
+  actionName: "ActionName",
+  classType: "ClassType",
+  statement: "Statement",
+  serverPrincipalName: "ServerPrincipalName",
+  databaseName: "DatabaseName",
+  succeeded: "Succeeded",
+  clientIp: "ClientIp",
+  resourceId: "_ResourceId",
+};
+
+function toEvent(row: Record<string, unknown>, c: Columns): AuditActivityEvent {
+  return {
+    time: iso(row.TimeGenerated),
+    actionId: text(row[c.actionId]).trim(),
+    actionName: text(row[c.actionName]),
+    classType: text(row[c.classType]).trim(),
+    statement: text(row[c.statement]),
+    serverPrincipalName: text(row[c.serverPrincipalName]),
+    databaseName: text(row[c.databaseName]),
+    succeeded: succeeded(row[c.succeeded]),
+    clientIp: text(row[c.clientIp]),
+    resourceId: text(row[c.resourceId]),
+  };
+}
+
 async function run(clients: AzureClients, resourceId: string, query: string, window: { from: Date; to: Date }, signal?: AbortSignal) {
   const result = await clients.logs().queryResource(resourceUriForSdk(resourceId), query, { startTime: window.from, endTime: window.to }, { abortSignal: signal });
   if (result.status === LogsQueryResultStatus.Success) return { rows: rowsOf(result.tables[0]), partial: false };
@@ -77,36 +109,12 @@ export async function readAuditActivity(
 ): Promise<AuditActivity> {
   const window = { from: options.from, to: options.to };
   const diagnostics = await run(clients, resourceId, AZURE_DIAGNOSTICS_QUERY, window, options.signal);
-  const events: AuditActivityEvent[] = diagnostics.rows.map((r) => ({
-    time: iso(r.TimeGenerated),
-    actionId: text(r.action_id_s).trim(),
-    actionName: text(r.action_name_s),
-    classType: text(r.class_type_s).trim(),
-    statement: text(r.statement_s),
-    serverPrincipalName: text(r.server_principal_name_s),
-    databaseName: text(r.database_name_s),
-    succeeded: succeeded(r.succeeded_s),
-    clientIp: text(r.client_ip_s),
-    resourceId: text(r._ResourceId),
-  }));
+  const events = diagnostics.rows.map((r) => toEvent(r, AZURE_DIAGNOSTICS_COLUMNS));
   let partial = diagnostics.partial;
   if (options.dedicatedTable) {
     const dedicated = await run(clients, resourceId, DEDICATED_TABLE_QUERY, window, options.signal);
     partial ||= dedicated.partial;
-    events.push(
-      ...dedicated.rows.map((r) => ({
-        time: iso(r.TimeGenerated),
-        actionId: text(r.ActionId).trim(),
-        actionName: text(r.ActionName),
-        classType: text(r.ClassType).trim(),
-        statement: text(r.Statement),
-        serverPrincipalName: text(r.ServerPrincipalName),
-        databaseName: text(r.DatabaseName),
-        succeeded: succeeded(r.Succeeded),
-        clientIp: text(r.ClientIp),
-        resourceId: text(r._ResourceId),
-      })),
-    );
+    events.push(...dedicated.rows.map((r) => toEvent(r, DEDICATED_COLUMNS)));
     events.sort((a, b) => a.time.localeCompare(b.time));
   }
   const activity: AuditActivity = { window: { from: window.from.toISOString(), to: window.to.toISOString() }, events, partial };

@@ -1,11 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
-import { AzureClients } from "../../src/azure/clients.js";
-import { ArmThrottle } from "../../src/azure/arm-throttle.js";
+import type { AzureClients } from "../../src/azure/clients.js";
+import { clientsFor } from "../support/emulator-clients.js";
 import { discoverResources } from "../../src/azure/inventory.js";
 import { getAuditingPolicy, listDiagnosticSettings, putAuditingPolicy, putDiagnosticSetting } from "../../src/azure/arm-auditing.js";
 
@@ -20,19 +19,7 @@ let clients: AzureClients;
 
 before(async () => {
   emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  clients = new AzureClients({
-    credential: new ManagedIdentityCredential(),
-    endpoints: {
-      resourceManager: emu.armUrl,
-      resourceManagerAudience: "https://management.azure.com",
-      logAnalytics: emu.logAnalyticsUrl,
-      logAnalyticsAudience: "https://api.loganalytics.io",
-    },
-    caPem: emu.caPem,
-    throttle: new ArmThrottle(),
-  });
+  clients = clientsFor(emu);
 });
 
 after(async () => {

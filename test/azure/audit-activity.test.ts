@@ -5,8 +5,8 @@ import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
-import { AzureClients } from "../../src/azure/clients.js";
-import { ArmThrottle } from "../../src/azure/arm-throttle.js";
+import type { AzureClients } from "../../src/azure/clients.js";
+import { clientsFor } from "../support/emulator-clients.js";
 import { readAuditActivity } from "../../src/azure/audit-activity.js";
 import type { SqlAuditRecord } from "../../emulator/sql/contracts.js";
 
@@ -14,16 +14,6 @@ import type { SqlAuditRecord } from "../../emulator/sql/contracts.js";
 const SUB = "11111111-1111-4111-8111-111111111111";
 const MI = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/managedInstances/mi-good`;
 
-function clientsFor(emu: RunningEmulator): AzureClients {
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  return new AzureClients({
-    credential: new ManagedIdentityCredential(),
-    endpoints: { resourceManager: emu.armUrl, resourceManagerAudience: "https://management.azure.com", logAnalytics: emu.logAnalyticsUrl, logAnalyticsAudience: "https://api.loganalytics.io" },
-    caPem: emu.caPem,
-    throttle: new ArmThrottle(),
-  });
-}
 
 function record(over: Partial<SqlAuditRecord>): SqlAuditRecord {
   return {

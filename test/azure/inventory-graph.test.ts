@@ -1,24 +1,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import { AzureClients } from "../../src/azure/clients.js";
-import { ArmThrottle } from "../../src/azure/arm-throttle.js";
+import type { AzureClients } from "../../src/azure/clients.js";
+import { clientsFor } from "../support/emulator-clients.js";
 import { discoverResources } from "../../src/azure/inventory.js";
 
 // Inventory with the real ResourceGraphClient against the emulator's Resource Graph (KQL over Resources).
-function clientsFor(emu: RunningEmulator): AzureClients {
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  return new AzureClients({
-    credential: new ManagedIdentityCredential(),
-    endpoints: { resourceManager: emu.armUrl, resourceManagerAudience: "https://management.azure.com", logAnalytics: emu.logAnalyticsUrl, logAnalyticsAudience: "https://api.loganalytics.io" },
-    caPem: emu.caPem,
-    throttle: new ArmThrottle(),
-  });
-}
 
 describe("inventory through Resource Graph", () => {
   let emu: RunningEmulator;

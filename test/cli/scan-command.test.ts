@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline } from "../../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
 import { scanCommand } from "../../src/cli/commands/scan.js";
 
@@ -20,7 +20,7 @@ before(async () => {
   emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const baseline = emulatorBaseline(emu, { tenantId: emu.tenantId, armUrl: emu.armUrl, logAnalyticsUrl: emu.logAnalyticsUrl, identityEndpoint: emu.identity.endpoint, identityHeaderFile: "", caFile: emu.caFile, scanner: emu.scanner }) as Record<string, unknown> & { scope: Record<string, unknown> };
+  const baseline = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   baseline.scope.kinds = ["sql-server", "synapse-workspace"];
   config = join(dir, "baseline.yaml");
   writeFileSync(config, stringify(baseline));

@@ -6,7 +6,7 @@ import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline } from "../../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
@@ -37,7 +37,7 @@ before(async () => {
   azurite = await startAzurite();
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, { tenantId: emu.tenantId, armUrl: emu.armUrl, logAnalyticsUrl: emu.logAnalyticsUrl, identityEndpoint: emu.identity.endpoint, identityHeaderFile: "", caFile: emu.caFile, scanner: emu.scanner }) as Record<string, unknown> & { scope: Record<string, unknown> };
+  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   generated.scope.kinds = ["sql-server", "synapse-workspace"];
   generated.mode = "enforce";
   const baseline = loadBaselineText(JSON.stringify(generated), "baseline.json");

@@ -4,7 +4,7 @@ import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline } from "../../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
@@ -52,7 +52,7 @@ after(async () => {
 it(`every target ends with a definite status under faults (seed ${SEED}), and nothing is applied twice or lost`, async () => {
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, { tenantId: emu.tenantId, armUrl: emu.armUrl, logAnalyticsUrl: emu.logAnalyticsUrl, identityEndpoint: emu.identity.endpoint, identityHeaderFile: "", caFile: emu.caFile, scanner: emu.scanner }) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
   generated.mode = "enforce";
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
   const store = await ResultsStore.open({ connectionString: azurite.connectionString }, "Faults");

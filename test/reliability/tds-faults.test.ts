@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline } from "../../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
@@ -29,7 +29,7 @@ after(() => emu?.stop());
 it(`every Managed Instance ends with a definite status under TDS faults (seed ${SEED})`, async () => {
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, { tenantId: emu.tenantId, armUrl: emu.armUrl, logAnalyticsUrl: emu.logAnalyticsUrl, identityEndpoint: emu.identity.endpoint, identityHeaderFile: "", caFile: emu.caFile, scanner: emu.scanner, sql: { host: emu.tds!.host, port: emu.tds!.port } }) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
   generated.mode = "enforce";
   generated.scan = { targetTimeoutSeconds: 1, concurrency: 8 };
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });

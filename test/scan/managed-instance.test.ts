@@ -5,7 +5,7 @@ import { ManagedIdentityCredential } from "@azure/identity";
 import { QueueClient } from "@azure/storage-queue";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline } from "../../emulator/cli.js";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
@@ -84,7 +84,7 @@ before(async () => {
   azurite = await startAzurite();
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, { tenantId: emu.tenantId, armUrl: emu.armUrl, logAnalyticsUrl: emu.logAnalyticsUrl, identityEndpoint: emu.identity.endpoint, identityHeaderFile: "", caFile: emu.caFile, scanner: emu.scanner, sql: { host: emu.tds!.host, port: emu.tds!.port } }) as Record<string, unknown> & { activity: Record<string, unknown> };
+  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { activity: Record<string, unknown> };
   generated.mode = "enforce";
   generated.activity.lookback = "PT1H";
   generated.activity.allowedBackupStorageAccounts = ["corpbackups"];
