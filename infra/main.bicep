@@ -34,11 +34,12 @@ param allowRemediation bool = true
 @description('Resource id of the Log Analytics workspace that receives SQLSecurityAuditEvents (empty: skip).')
 param auditWorkspaceResourceId string = ''
 
-@minValue(1)
+// Flex Consumption limits (quickstart function-app-flex-managed-identities): 40..1000 instances, 2048 or 4096 MB.
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@allowed([512, 2048, 4096])
+@allowed([2048, 4096])
 param instanceMemoryMB int = 2048
 
 var tags = { 'azd-env-name': environmentName, app: 'auditguard' }
@@ -116,12 +117,17 @@ module resourceGroupRoles 'modules/resource-group-roles.bicep' = [for rgRef in t
   }
 }]
 
+// Fallbacks keep the scope expression valid when the module is skipped (ARM still evaluates the scope).
+var workspaceParts = split(auditWorkspaceResourceId, '/')
+var workspaceSubscriptionId = empty(auditWorkspaceResourceId) ? subscription().subscriptionId : workspaceParts[2]
+var workspaceResourceGroup = empty(auditWorkspaceResourceId) ? rg.name : workspaceParts[4]
+
 module workspaceReader 'modules/workspace-reader.bicep' = if (!empty(auditWorkspaceResourceId)) {
   name: 'auditguard-workspace-reader'
-  scope: resourceGroup(split(auditWorkspaceResourceId, '/')[2], split(auditWorkspaceResourceId, '/')[4])
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroup)
   params: {
     principalId: app.outputs.principalId
-    workspaceName: last(split(auditWorkspaceResourceId, '/'))
+    workspaceName: empty(auditWorkspaceResourceId) ? 'none' : last(split(auditWorkspaceResourceId, '/'))
   }
 }
 
