@@ -1,5 +1,7 @@
 // No built-in role narrower than Contributor writes Synapse workspace auditing settings (SQL Security Manager
-// covers Microsoft.Sql only), so this custom role grants exactly the Synapse auditing actions.
+// covers Microsoft.Sql only), so this custom role grants exactly the Synapse auditing actions. The action names
+// follow the ARM resource types workspaces/auditingSettings and workspaces/extendedAuditingSettings (REST API
+// WorkspaceManagedSqlServerBlobAuditingPolicies); they were not checked against the provider's operations list.
 targetScope = 'subscription'
 
 param roleName string = 'AuditGuard Synapse Auditing Writer'
@@ -18,8 +20,8 @@ resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Synapse/workspaces/auditingSettings/write'
           'Microsoft.Synapse/workspaces/extendedAuditingSettings/read'
           'Microsoft.Synapse/workspaces/extendedAuditingSettings/write'
-          'Microsoft.Synapse/workspaces/operationResults/read'
-          'Microsoft.Synapse/workspaces/operationStatuses/read'
+          // Polling the long-running PUT reads operation results under the workspace: */read, as in Reader.
+          'Microsoft.Synapse/workspaces/*/read'
         ]
         notActions: []
       }

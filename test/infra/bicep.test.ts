@@ -11,11 +11,13 @@ const files = ["main.bicep", ...readdirSync(join(infra, "modules")).filter((f) =
 const sources = new Map(files.map((f) => [f, readFileSync(join(infra, f), "utf8")]));
 
 /** Source without comments and string contents, so brackets inside either don't count. */
+// One left-to-right pass, so '//' inside a string (a URL) is not a comment and a quote inside a comment is no string.
+const TOKENS = /'(?:[^'\\\n]|\\.)*'|\/\/.*$|\/\*[\s\S]*?\*\//gm;
 function code(src: string): string {
-  return src
-    .replace(/\/\/.*$/gm, "")
-    .replace(/\/\*[\s\S]*?\*\//g, "")
-    .replace(/'(?:[^'\\]|\\.)*'/g, "''");
+  return src.replace(TOKENS, (t) => (t.startsWith("'") ? "''" : ""));
+}
+function withoutComments(src: string): string {
+  return src.replace(TOKENS, (t) => (t.startsWith("'") ? t : ""));
 }
 
 test("every Bicep file has balanced braces, brackets and parentheses", () => {
@@ -44,7 +46,7 @@ test("every identifier used as a param is declared, and every declared param is 
     const declared = [...body.matchAll(/^param\s+(\w+)/gm)].map((m) => m[1]!);
     for (const p of declared) {
       // Strings are kept here: a param may only be used inside an interpolation.
-      const uses = src.replace(/\/\/.*$/gm, "").split(/\n/).filter((l) => !l.startsWith("param ") && new RegExp(`\\b${p}\\b`).test(l));
+      const uses = withoutComments(src).split(/\n/).filter((l) => !l.startsWith("param ") && new RegExp(`\\b${p}\\b`).test(l));
       assert.ok(uses.length > 0, `${file}: param ${p} is declared but never used`);
     }
     // Interpolations reference symbols too: every ${x...} root must be a param, var, resource, module or function.
