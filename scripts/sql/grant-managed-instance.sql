@@ -8,7 +8,7 @@
 -- IdentityName: the Function App's name (a system-assigned identity's display name is the app's name).
 -- Remediate:    1 = enforce mode may change the audit (ALTER ANY SERVER AUDIT); 0 = plan mode, read only.
 --
--- Why each permission (see /docs/permissions in the operator's guide):
+-- Why each permission (docs/operations.md §9 maps each missing one to its symptom):
 --   VIEW ANY DEFINITION   read sys.server_audits, sys.server_audit_specifications(_details), sys.server_file_audits
 --   VIEW SERVER STATE     read sys.dm_server_audit_status (on current engines it includes VIEW SERVER SECURITY STATE)
 --   ALTER ANY SERVER AUDIT create/alter the baseline's server audit and specification (narrower than CONTROL SERVER)
