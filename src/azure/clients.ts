@@ -58,55 +58,34 @@ export class AzureClients {
     return this.context.caPem ? { tlsOptions: { ca: this.context.caPem } } : {};
   }
 
-  sql(subscriptionId: string): SqlManagementClient {
-    let client = this.sqlClients.get(subscriptionId);
+  /** Options every ARM client shares; the SDK generations differ only in how they take the token scope. */
+  private armOptions() {
+    return { endpoint: this.context.endpoints.resourceManager, additionalPolicies: this.armPolicies(), ...this.tls() };
+  }
+
+  private static cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
+    let client = cache.get(key);
     if (!client) {
-      client = new SqlManagementClient(this.context.credential, subscriptionId, {
-        endpoint: this.context.endpoints.resourceManager,
-        credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)],
-        additionalPolicies: this.armPolicies(),
-        ...this.tls(),
-      });
-      this.sqlClients.set(subscriptionId, client);
+      client = make();
+      cache.set(key, client);
     }
     return client;
+  }
+
+  sql(subscriptionId: string): SqlManagementClient {
+    return AzureClients.cached(this.sqlClients, subscriptionId, () => new SqlManagementClient(this.context.credential, subscriptionId, { ...this.armOptions(), credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)] }));
   }
 
   synapse(subscriptionId: string): SynapseManagementClient {
-    let client = this.synapseClients.get(subscriptionId);
-    if (!client) {
-      client = new SynapseManagementClient(this.context.credential, subscriptionId, {
-        endpoint: this.context.endpoints.resourceManager,
-        credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)],
-        additionalPolicies: this.armPolicies(),
-        ...this.tls(),
-      });
-      this.synapseClients.set(subscriptionId, client);
-    }
-    return client;
+    return AzureClients.cached(this.synapseClients, subscriptionId, () => new SynapseManagementClient(this.context.credential, subscriptionId, { ...this.armOptions(), credentialScopes: [scope(this.context.endpoints.resourceManagerAudience)] }));
   }
 
   monitor(subscriptionId: string): MonitorClient {
-    let client = this.monitorClients.get(subscriptionId);
-    if (!client) {
-      client = new MonitorClient(this.context.credential, subscriptionId, {
-        endpoint: this.context.endpoints.resourceManager,
-        credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] },
-        additionalPolicies: this.armPolicies(),
-        ...this.tls(),
-      });
-      this.monitorClients.set(subscriptionId, client);
-    }
-    return client;
+    return AzureClients.cached(this.monitorClients, subscriptionId, () => new MonitorClient(this.context.credential, subscriptionId, { ...this.armOptions(), credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] } }));
   }
 
   resourceGraph(): ResourceGraphClient {
-    this.graphClient ??= new ResourceGraphClient(this.context.credential, {
-      endpoint: this.context.endpoints.resourceManager,
-      credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] },
-      additionalPolicies: this.armPolicies(),
-      ...this.tls(),
-    });
+    this.graphClient ??= new ResourceGraphClient(this.context.credential, { ...this.armOptions(), credentials: { scopes: [scope(this.context.endpoints.resourceManagerAudience)] } });
     return this.graphClient;
   }
 

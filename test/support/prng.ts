@@ -1,14 +1,5 @@
-/** A small seeded PRNG (mulberry32) so fuzz and fault tests are repeatable: a failure names its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Fuzz and fault tests draw from the emulator's seeded PRNG, so a failure names its seed. */
+export { mulberry32 } from "../../emulator/faults/prng.js";
 
 export function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
