@@ -51,7 +51,7 @@ const SCALARS = new Set(["ago", "now", "datetime", "todatetime", "tolower", "tou
 
 class Parser {
   private i = 0;
-  constructor(private readonly tokens: Token[], private readonly text: string) {}
+  constructor(private readonly tokens: Token[]) {}
 
   private peek(offset = 0): Token {
     return this.tokens[Math.min(this.i + offset, this.tokens.length - 1)]!;
@@ -95,7 +95,6 @@ class Parser {
     }
     if (this.isOp(";")) this.i++;
     if (this.peek().kind !== "eof") this.fail();
-    void this.text;
     return { table, ops };
   }
 
@@ -266,7 +265,6 @@ class Parser {
       this.expectOp(")");
       return { k: "between", e: left, lo, hi, negate: false };
     }
-    if (t.kind === "op" && t.text === "!" ) this.fail(t);
     return left;
   }
   private additive(): Expr {
@@ -364,7 +362,7 @@ class Parser {
 }
 
 export function parseQuery(text: string): Query {
-  return new Parser(tokenize(text), text).parse();
+  return new Parser(tokenize(text)).parse();
 }
 
 // ---- evaluation ----

@@ -14,11 +14,11 @@ export interface Login7 {
 
 export class Login7Error extends Error {}
 
-function ucs2(payload: Buffer, at: number, chars: number): string {
+/** A LOGIN7 string: an offset and a length in characters at `at`, UCS-2 data in the payload. */
+function ucs2(payload: Buffer, at: number): string {
   const start = payload.readUInt16LE(at);
   const count = payload.readUInt16LE(at + 2);
   if (start + count * 2 > payload.length) throw new Login7Error("LOGIN7 string outside the payload");
-  void chars;
   return payload.subarray(start, start + count * 2).toString("utf16le");
 }
 
@@ -43,12 +43,12 @@ export function parseLogin7(payload: Buffer): Login7 {
   const login: Login7 = {
     tdsVersion: payload.readUInt32LE(4),
     packetSize: payload.readUInt32LE(8),
-    hostName: ucs2(payload, 36, 0),
-    userName: ucs2(payload, 40, 0),
+    hostName: ucs2(payload, 36),
+    userName: ucs2(payload, 40),
     password: descramblePassword(payload.subarray(passwordOffset, passwordOffset + passwordChars * 2)),
-    appName: ucs2(payload, 48, 0),
-    serverName: ucs2(payload, 52, 0),
-    database: ucs2(payload, 68, 0),
+    appName: ucs2(payload, 48),
+    serverName: ucs2(payload, 52),
+    database: ucs2(payload, 68),
     utf8Support: false,
   };
   if (optionFlags3 & 0x10) {

@@ -128,15 +128,12 @@ export function colMetadata(columns: readonly ColumnDef[]): Buffer {
 
 const DAY_MS = 86_400_000;
 const EPOCH_1900 = Date.UTC(1900, 0, 1);
-const EPOCH_0001 = Date.UTC(1, 0, 1) - 0; // Date.UTC maps years 0-99 to 1900-1999: corrected below
-
-function daysSince0001(date: Date): number {
-  const base = new Date(0);
-  base.setUTCFullYear(1, 0, 1);
-  base.setUTCHours(0, 0, 0, 0);
-  return Math.floor((date.getTime() - base.getTime()) / DAY_MS);
-}
-void EPOCH_0001;
+// Date.UTC maps years 0-99 to 1900-1999, so year 1 is set explicitly.
+const EPOCH_0001 = (() => {
+  const d = new Date(0);
+  d.setUTCFullYear(1, 0, 1);
+  return d.getTime();
+})();
 
 function guidBytes(text: string): Buffer {
   const hex = text.replace(/[{}-]/g, "");
@@ -204,11 +201,11 @@ export function encodeValue(type: SqlType, value: SqlValue): Buffer {
       const d = value instanceof Date ? value : new Date(String(value));
       const scale = type.scale;
       const timeBytes = scale <= 2 ? 3 : scale <= 4 ? 4 : 5;
-      const days = daysSince0001(d);
-      const msOfDay = d.getTime() - (d.getTime() - (d.getTime() % DAY_MS + DAY_MS) % DAY_MS);
-      const units = BigInt(Math.round(msOfDay * 10 ** (scale - 3) * (scale >= 3 ? 1 : 1)));
+      const days = Math.floor((d.getTime() - EPOCH_0001) / DAY_MS);
+      const msOfDay = d.getTime() - EPOCH_0001 - days * DAY_MS;
+      // Time is counted in units of 10^-scale seconds since midnight.
       const time = Buffer.alloc(8);
-      time.writeBigUInt64LE(scale >= 3 ? BigInt(msOfDay) * 10n ** BigInt(scale - 3) : units);
+      time.writeBigUInt64LE((BigInt(msOfDay) * 10n ** BigInt(scale)) / 1000n);
       const date = Buffer.alloc(4);
       date.writeUInt32LE(days);
       return Buffer.concat([u8(timeBytes + 3), time.subarray(0, timeBytes), date.subarray(0, 3)]);

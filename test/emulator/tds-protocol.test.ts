@@ -58,6 +58,28 @@ describe("the TDS endpoint", () => {
     }
   });
 
+  it("datetime, datetime2, uniqueidentifier and NULL columns decode as the engine meant them", async () => {
+    const p = pool(1);
+    await p.connect();
+    try {
+      const before = Date.now();
+      await p.request().batch("CREATE SERVER AUDIT [typed] TO EXTERNAL_MONITOR WITH (AUDIT_GUID = '6F9619FF-8B86-D011-B42D-00C04FC964FF');");
+      await p.request().batch("ALTER SERVER AUDIT [typed] WITH (STATE = ON);");
+      const r = await p.request().query<{ audit_guid: string; create_date: Date; predicate: string | null; status_time: Date }>(
+        "SELECT a.audit_guid, a.create_date, a.predicate, s.status_time FROM sys.server_audits AS a JOIN sys.dm_server_audit_status AS s ON s.audit_id = a.audit_id WHERE a.name = 'typed'",
+      );
+      const row = r.recordset[0]!;
+      assert.equal(row.audit_guid, "6F9619FF-8B86-D011-B42D-00C04FC964FF");
+      assert.equal(row.predicate, null);
+      for (const d of [row.create_date, row.status_time]) {
+        assert.ok(d instanceof Date);
+        assert.ok(Math.abs(d.getTime() - before) < 60_000, `${d.toISOString()} is about now`);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
   it("a rolled-back transaction leaves no audit behind; a committed one does", async () => {
     const p = pool(1);
     await p.connect();
@@ -70,7 +92,7 @@ describe("the TDS endpoint", () => {
       await committed.begin();
       await new sql.Request(committed).batch("CREATE SERVER AUDIT [kept] TO EXTERNAL_MONITOR;");
       await committed.commit();
-      const names = (await p.request().query<{ name: string }>("SELECT name FROM sys.server_audits ORDER BY name")).recordset.map((r) => r.name);
+      const names = (await p.request().query<{ name: string }>("SELECT name FROM sys.server_audits WHERE name IN ('in_tx', 'kept') ORDER BY name")).recordset.map((r) => r.name);
       assert.deepEqual(names, ["kept"]);
     } finally {
       await p.close();
