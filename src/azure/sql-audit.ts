@@ -168,13 +168,10 @@ export class SqlAuditConnection {
   }
 
   /**
-   * Runs the statements in order, each in its own batch, on one session holding an exclusive application lock,
-   * so two scanners remediating the same instance serialise instead of interleaving. Every batch first checks
-   * that it still runs on the locking session (a dropped connection would silently lose the lock), then runs
-   * its statement. Stops at the first error and reports it exactly; earlier statements stay applied, since
-   * audit state changes cannot run inside a user transaction.
+   * Runs `work` on this connection's session while it holds an exclusive application lock, so two scanners
+   * remediating the same instance serialise instead of interleaving; `work` gets a runner for statements.
    */
-  async applyStatements(statements: readonly string[], lockTimeoutMs = 30_000): Promise<number> {
+  async withRemediationLock<T>(work: (run: (statements: readonly string[]) => Promise<number>) => Promise<T>, lockTimeoutMs = 30_000): Promise<T> {
     const lock = await this.pool
       .request()
       .input("resource", sql.NVarChar(255), APPLOCK_RESOURCE)
@@ -186,17 +183,8 @@ export class SqlAuditConnection {
     const spid = Number(lock.recordset[0]?.spid);
     if (!(code >= 0)) throw new SqlLockTimeoutError(`could not take the remediation lock on the instance (sp_getapplock returned ${code})`);
     if (!Number.isInteger(spid)) throw new Error("the instance did not report its session id");
-    let applied = 0;
     try {
-      for (const [index, statement] of statements.entries()) {
-        const guarded = `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
-        try {
-          await this.pool.request().batch(guarded);
-        } catch (error) {
-          throw toStatementError(error, index, statement);
-        }
-        applied++;
-      }
+      return await work((statements) => this.runGuarded(statements, spid));
     } finally {
       await this.pool
         .request()
@@ -204,7 +192,30 @@ export class SqlAuditConnection {
         .query("EXEC sp_releaseapplock @Resource = @resource, @LockOwner = 'Session';")
         .catch(() => undefined);
     }
+  }
+
+  /**
+   * Each statement in its own batch, first checking that it still runs on the locking session (a dropped
+   * connection would silently lose the lock). Stops at the first error and reports it exactly; earlier
+   * statements stay applied, since audit state changes cannot run inside a user transaction.
+   */
+  private async runGuarded(statements: readonly string[], spid: number): Promise<number> {
+    let applied = 0;
+    for (const [index, statement] of statements.entries()) {
+      const guarded = `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
+      try {
+        await this.pool.request().batch(guarded);
+      } catch (error) {
+        throw toStatementError(error, index, statement);
+      }
+      applied++;
+    }
     return applied;
+  }
+
+  /** The statements in order under the remediation lock. */
+  async applyStatements(statements: readonly string[], lockTimeoutMs = 30_000): Promise<number> {
+    return this.withRemediationLock((run) => run(statements), lockTimeoutMs);
   }
 
   async close(): Promise<void> {

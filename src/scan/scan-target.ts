@@ -1,4 +1,4 @@
-import type { Finding, Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { Finding, ManagedInstanceSql, Target, TargetResult, TargetStatus } from "../core/domain.js";
 import { evaluate } from "../core/evaluate.js";
 import { plan } from "../core/plan.js";
 import { exemptionFor, modeFor } from "../core/scope.js";
@@ -66,7 +66,11 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
     }
     let outcome;
     try {
-      outcome = await applyActions(env, target, actions, options.signal);
+      const replan = (sql: ManagedInstanceSql) => {
+        const fresh = { ...observation, sql: { ok: true as const, value: sql } };
+        return plan(env.baseline, fresh, evaluate(env.baseline, fresh, now()));
+      };
+      outcome = await applyActions(env, target, actions, options.signal, target.kind === "sql-managed-instance" ? replan : undefined);
     } finally {
       await release?.();
     }
