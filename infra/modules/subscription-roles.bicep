@@ -5,8 +5,10 @@
 //                                                                 Microsoft.Insights/diagnosticSettings/read, so
 //                                                                 Monitoring Reader is not needed)
 //   Monitoring Contributor  749f88d5-cbae-40b8-bcfc-e573ddc772fa  (Microsoft.Insights/DiagnosticSettings/* write)
-//   SQL Security Manager    056cd41c-7e88-42e1-933e-88ba6a50c9c3  (Microsoft.Sql/servers/auditingSettings/* and
-//                                                                 extendedAuditingSettings/*)
+//   SQL Security Manager    056cd41c-7e88-42e1-933e-88ba6a50c9c3  (Microsoft.Sql/servers/auditingSettings/*, and
+//                                                                 extendedAuditingSettings/read only: the
+//                                                                 scanner writes auditingSettings, never the
+//                                                                 extended policy)
 // Synapse auditing writes use the custom role from synapse-auditing-role.bicep.
 targetScope = 'subscription'
 

@@ -1,7 +1,6 @@
 // No built-in role narrower than Contributor writes Synapse workspace auditing settings (SQL Security Manager
-// covers Microsoft.Sql only), so this custom role grants exactly the Synapse auditing actions. The action names
-// follow the ARM resource types workspaces/auditingSettings and workspaces/extendedAuditingSettings (REST API
-// WorkspaceManagedSqlServerBlobAuditingPolicies); they were not checked against the provider's operations list.
+// covers Microsoft.Sql only), so this custom role grants exactly the Synapse auditing actions. Every action name is
+// in the Microsoft.Synapse operations list (learn.microsoft.com/azure/role-based-access-control/permissions/analytics).
 targetScope = 'subscription'
 
 param roleName string = 'AuditGuard Synapse Auditing Writer'
@@ -20,8 +19,9 @@ resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Synapse/workspaces/auditingSettings/write'
           'Microsoft.Synapse/workspaces/extendedAuditingSettings/read'
           'Microsoft.Synapse/workspaces/extendedAuditingSettings/write'
-          // Polling the long-running PUT reads operation results under the workspace: */read, as in Reader.
-          'Microsoft.Synapse/workspaces/*/read'
+          // Polling the long-running PUT reads the workspace's async operation results and statuses.
+          'Microsoft.Synapse/workspaces/operationResults/read'
+          'Microsoft.Synapse/workspaces/operationStatuses/read'
         ]
         notActions: []
       }

@@ -1,86 +1,88 @@
-// No Bicep compiler is reachable here, so these checks hold the templates to what a compile would catch first
-// (structure, references, declared params, unique symbols) and to the facts the deployment depends on
-// (documented role GUIDs, every app setting the app reads, no secrets).
+// No Bicep compiler is reachable here, so the templates are parsed with tree-sitter-bicep and held to what a
+// compile would refuse first (syntax, undeclared symbols, unknown functions, module params) and to the facts the
+// deployment depends on (documented role GUIDs, every app setting the app reads, no secrets).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { parseBicep } from "../support/bicep.js";
 
 const infra = join(process.cwd(), "infra");
 const files = ["main.bicep", ...readdirSync(join(infra, "modules")).filter((f) => f.endsWith(".bicep")).map((f) => `modules/${f}`)];
 const sources = new Map(files.map((f) => [f, readFileSync(join(infra, f), "utf8")]));
 
-/** Source without comments and string contents, so brackets inside either don't count. */
-// One left-to-right pass, so '//' inside a string (a URL) is not a comment and a quote inside a comment is no string.
-const TOKENS = /'(?:[^'\\\n]|\\.)*'|\/\/.*$|\/\*[\s\S]*?\*\//gm;
-function code(src: string): string {
-  return src.replace(TOKENS, (t) => (t.startsWith("'") ? "''" : ""));
-}
-function withoutComments(src: string): string {
-  return src.replace(TOKENS, (t) => (t.startsWith("'") ? t : ""));
-}
+const parsed = new Map(await Promise.all(files.map(async (f) => [f, await parseBicep(sources.get(f)!)] as const)));
 
-test("every Bicep file has balanced braces, brackets and parentheses", () => {
-  for (const [file, src] of sources) {
-    const stack: string[] = [];
-    const pairs: Record<string, string> = { "}": "{", "]": "[", ")": "(" };
-    for (const ch of code(src)) {
-      if ("{[(".includes(ch)) stack.push(ch);
-      else if (ch in pairs) assert.equal(stack.pop(), pairs[ch], `${file}: unbalanced ${ch}`);
-    }
-    assert.deepEqual(stack, [], `${file}: unclosed ${stack.join("")}`);
+// learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions: the functions a template here may call.
+const BICEP_FUNCTIONS = new Set([
+  "any", "array", "base64", "base64ToJson", "base64ToString", "bool", "coalesce", "concat", "contains", "dataUri",
+  "dateTimeAdd", "deployment", "empty", "endsWith", "environment", "extensionResourceId", "filter", "first",
+  "flatten", "format", "guid", "indexOf", "int", "intersection", "items", "join", "json", "last", "lastIndexOf",
+  "length", "loadFileAsBase64", "loadJsonContent", "loadTextContent", "managementGroup", "map", "max", "min",
+  "newGuid", "padLeft", "range", "reduce", "reference", "replace", "resourceGroup", "resourceId", "skip", "sort",
+  "split", "startsWith", "string", "subscription", "subscriptionResourceId", "substring", "take", "tenant",
+  "tenantResourceId", "toLower", "toUpper", "trim", "union", "uniqueString", "uri", "uriComponent", "utcNow",
+]);
+const BICEP_DECORATORS = new Set(["allowed", "batchSize", "description", "discriminator", "export", "maxLength", "maxValue", "metadata", "minLength", "minValue", "sealed", "secure"]);
+
+test("every Bicep file parses without a syntax error (tree-sitter-bicep)", () => {
+  for (const [file, bicep] of parsed) {
+    assert.deepEqual(bicep.syntaxProblems, [], `${file}: ${JSON.stringify(bicep.syntaxProblems)}`);
   }
 });
 
-test("every module path exists", () => {
-  for (const [file, src] of sources) {
-    for (const m of src.matchAll(/^module\s+\w+\s+'([^']+)'/gm)) {
-      assert.ok(existsSync(join(infra, dirname(file), m[1]!)), `${file}: module ${m[1]} not found`);
-    }
+test("the parser finds the faults these checks rely on (a dropped brace, a misspelt symbol, an unknown function)", async () => {
+  const main = sources.get("main.bicep")!;
+  const broken = await parseBicep(main.replace(/\n}\n/, "\n\n"));
+  assert.ok(broken.syntaxProblems.length > 0, "a removed closing brace went unnoticed");
+  const misspelt = await parseBicep(main.replace("location: location", "location: locaton"));
+  assert.deepEqual(misspelt.unresolved.map((u) => u.text), ["locaton"]);
+  const unknown = await parseBicep(main.replace("toLower(", "toLowerCase("));
+  assert.ok(unknown.functionsCalled.includes("toLowerCase") && !BICEP_FUNCTIONS.has("toLowerCase"));
+});
+
+test("every symbol read is declared, and every function and decorator is one Bicep has", () => {
+  for (const [file, bicep] of parsed) {
+    assert.deepEqual(bicep.unresolved, [], `${file}: undeclared ${JSON.stringify(bicep.unresolved)}`);
+    for (const fn of bicep.functionsCalled) assert.ok(BICEP_FUNCTIONS.has(fn), `${file}: unknown function ${fn}()`);
+    for (const d of bicep.decorators) assert.ok(BICEP_DECORATORS.has(d), `${file}: unknown decorator @${d}`);
   }
 });
 
-test("every identifier used as a param is declared, and every declared param is used", () => {
-  for (const [file, src] of sources) {
-    const body = code(src);
-    const declared = [...body.matchAll(/^param\s+(\w+)/gm)].map((m) => m[1]!);
-    for (const p of declared) {
-      // Strings are kept here: a param may only be used inside an interpolation.
-      const uses = withoutComments(src).split(/\n/).filter((l) => !l.startsWith("param ") && new RegExp(`\\b${p}\\b`).test(l));
-      assert.ok(uses.length > 0, `${file}: param ${p} is declared but never used`);
-    }
-    // Interpolations reference symbols too: every ${x...} root must be a param, var, resource, module or function.
-    const symbols = new Set([...body.matchAll(/^(?:param|var|resource|module|output)\s+(\w+)/gm)].map((m) => m[1]!));
-    for (const m of src.matchAll(/\$\{(\w+)/g)) {
-      const root = m[1]!;
-      const isFunction = new RegExp(`\\$\\{${root}\\(`).test(src);
-      assert.ok(symbols.has(root) || isFunction, `${file}: \${${root}} refers to nothing declared`);
-    }
+test("every declared param is used", () => {
+  for (const [file, bicep] of parsed) {
+    const reads = sources.get(file)!.replace(/^\s*(@[^\n]*|param [^\n]*)$/gm, "");
+    for (const p of bicep.params) assert.match(reads, new RegExp(`\\b${p.name}\\b`), `${file}: param ${p.name} is declared but never used`);
   }
 });
 
 test("symbolic names are unique within each file", () => {
-  for (const [file, src] of sources) {
-    const names = [...code(src).matchAll(/^(?:param|var|resource|module)\s+(\w+)/gm)].map((m) => m[1]!);
-    assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], `${file}: duplicate symbols`);
+  for (const [file, bicep] of parsed) {
+    assert.deepEqual(bicep.declared.filter((n, i) => bicep.declared.indexOf(n) !== i), [], `${file}: duplicate symbols`);
   }
 });
 
-test("module params passed from main.bicep are declared by the module", () => {
-  const main = sources.get("main.bicep")!;
-  for (const m of main.matchAll(/^module\s+\w+\s+'([^']+)'[^\n]*\n([\s\S]*?)^}/gm)) {
-    const module = sources.get(m[1]!)!;
-    const params = /params:\s*\{([\s\S]*?)\n {2}\}/.exec(m[2]!)?.[1] ?? "";
-    for (const p of params.matchAll(/^ {4}(\w+):/gm)) {
-      assert.match(module, new RegExp(`^param\\s+${p[1]}\\b`, "m"), `${m[1]}: no param ${p[1]}`);
+test("every module exists, gets only params it declares and every param it requires", () => {
+  for (const [file, bicep] of parsed) {
+    for (const m of bicep.modules) {
+      const target = join(dirname(file), m.path).replace(/\\/g, "/");
+      assert.ok(existsSync(join(infra, target)), `${file}: module ${m.path} not found`);
+      const module = parsed.get(target);
+      assert.ok(module, `${file}: module ${m.path} is not among the checked files`);
+      const declared = new Set(module.params.map((p) => p.name));
+      for (const p of m.params) assert.ok(declared.has(p), `${file}: module ${m.symbol} passes ${p}, which ${m.path} does not declare`);
+      for (const p of module.params) {
+        if (!p.hasDefault && !p.nullable) assert.ok(m.params.includes(p.name), `${file}: module ${m.symbol} leaves required param ${p.name} of ${m.path} unset`);
+      }
     }
   }
 });
 
 test("resource types carry an explicit apiVersion", () => {
-  for (const [file, src] of sources) {
-    for (const m of src.matchAll(/^resource\s+\w+\s+'([^']+)'/gm)) {
-      assert.match(m[1]!, /^[A-Za-z]+\.[A-Za-z]+\/[\w/]+@\d{4}-\d{2}-\d{2}(-preview)?$/, `${file}: ${m[1]}`);
+  for (const [file, bicep] of parsed) {
+    assert.ok(bicep.resourceTypes.length > 0 || bicep.modules.length > 0 || file === "modules/workspace-reader.bicep", file);
+    for (const type of bicep.resourceTypes) {
+      assert.match(type, /^[A-Za-z]+\.[A-Za-z]+\/[\w/]+@\d{4}-\d{2}-\d{2}(-preview)?$/, `${file}: ${type}`);
     }
   }
 });
