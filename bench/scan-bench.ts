@@ -15,6 +15,8 @@ const TDS_MS = Number(process.env.BENCH_TDS_MS ?? 20);
 const C = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const N = Number(process.env.BENCH_TARGETS ?? 2000);
 const CURVE = (process.env.BENCH_CURVE ?? "250,1000,4000").split(",").map(Number).filter(Boolean);
+// BENCH_PROFILE_DIR: write a V8 CPU profile of the scanner and of the emulator there (open in Chrome DevTools).
+const PROFILE = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
 
 interface Endpoints {
   armUrl: string;
@@ -33,7 +35,7 @@ async function withEmulator<T>(targets: number, run: (e: Endpoints) => Promise<T
   const mis = Math.round(targets * 0.4);
   const servers = Math.round(targets * 0.35);
   const options = { seed: 3, subscriptions: 4, managedInstances: mis, sqlServers: servers, synapseWorkspaces: targets - mis - servers, driftRate: 0, faults: { seed: 3, latency: { arm: { kind: "fixed", ms: ARM_MS }, logAnalytics: { kind: "fixed", ms: LA_MS }, tds: { kind: "fixed", ms: TDS_MS } } } };
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "emulator-child.ts"), JSON.stringify(options)], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...PROFILE, "--import", "tsx", join(import.meta.dirname, "emulator-child.ts"), JSON.stringify(options)], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const endpoints = JSON.parse(String((await lines.next()).value)) as Endpoints;
   try {
@@ -42,7 +44,12 @@ async function withEmulator<T>(targets: number, run: (e: Endpoints) => Promise<T
     const { requests } = JSON.parse(String((await lines.next()).value)) as { requests: Requests };
     return { value, requests };
   } finally {
-    child.kill();
+    // Let it exit by itself (a CPU profile is written on exit); kill it only if it does not.
+    if (child.exitCode === null) {
+      const timer = setTimeout(() => child.kill(), 10_000);
+      await new Promise((resolve) => child.once("exit", resolve));
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -86,7 +93,7 @@ function line(r: Awaited<ReturnType<typeof scanOnce>>): string {
 
 /** Each measurement runs in a fresh process: peak memory is its own, and no token cache outlives its emulator. */
 async function measure(targets: number): Promise<Awaited<ReturnType<typeof scanOnce>>> {
-  const child = spawn(process.execPath, ["--import", "tsx", import.meta.filename], { env: { ...process.env, BENCH_SINGLE: String(targets) }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...PROFILE, "--import", "tsx", import.meta.filename], { env: { ...process.env, BENCH_SINGLE: String(targets) }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   await new Promise((resolve) => child.on("close", resolve));

@@ -35,10 +35,11 @@ export function buildPrelogin(entries: Array<[number, Buffer]>): Buffer {
 }
 
 /** The server's answer: a 12.0.2000 engine that requires encryption, echoing whether FedAuth is required. */
-export function serverPrelogin(fedAuthRequired: boolean): Buffer {
+// Under TDS 8 the session is already inside TLS, so the answer is NOT_SUP: nothing more to negotiate (reference §1.3).
+export function serverPrelogin(fedAuthRequired: boolean, insideTls = false): Buffer {
   return buildPrelogin([
     [PreloginOption.VERSION, Buffer.from([0x0c, 0x00, 0x07, 0xd0, 0x00, 0x00])],
-    [PreloginOption.ENCRYPTION, Buffer.from([ENCRYPT_ON])],
+    [PreloginOption.ENCRYPTION, Buffer.from([insideTls ? ENCRYPT_NOT_SUP : ENCRYPT_ON])],
     [PreloginOption.INSTOPT, Buffer.from([0x00])],
     [PreloginOption.THREADID, Buffer.alloc(0)],
     [PreloginOption.MARS, Buffer.from([0x00])],

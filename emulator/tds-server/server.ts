@@ -1,7 +1,8 @@
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { TLSSocket } from "node:tls";
+import { createSecureContext, TLSSocket } from "node:tls";
+import type { SecureContext } from "node:tls";
 import type { TokenAuthority } from "../identity/tokens.js";
 import type { LoginResult, SqlEngine, SqlEngineResolver, SqlMessage, SqlSession, SqlValue, StatementOutcome } from "../sql/contracts.js";
 import { encodeMessage, FramingError, MessageReader, PacketType, STATUS_IGNORE } from "./packets.js";
@@ -13,8 +14,10 @@ import * as T from "./tokens.js";
 import { parseRpc, parseSqlBatch, parseTransactionManager, RequestError } from "./requests.js";
 
 /**
- * One TDS 7.4 endpoint for every Managed Instance of the estate. TLS runs inside PRELOGIN as tedious expects
- * (reference/tds-and-mi.md §1.3), and the instance is chosen by the TLS SNI name, as Azure's gateway routes.
+ * One TDS endpoint for every Managed Instance of the estate. Both encryptions Azure SQL offers: TDS 7.4 with TLS
+ * inside PRELOGIN (reference/tds-and-mi.md §1.3), and TDS 8 "strict", TLS first with ALPN tds/8.0, recognised as
+ * Azure does by a first byte 0x16 instead of 0x12. The instance is chosen by the TLS SNI name, as Azure's gateway
+ * routes.
  * Logins are SQL logins or Entra access tokens (both FedAuth flows); tokens are verified before the engine sees
  * the claims. A malformed client closes its own connection and nothing else.
  */
@@ -50,6 +53,14 @@ interface Counters {
 const SQL_AUDIENCES = ["https://database.windows.net/", "https://database.windows.net"];
 const PACKET_SIZE = 4096;
 const TLS_RECORD_TYPES = new Set([0x14, 0x15, 0x16, 0x17]);
+const TLS_HANDSHAKE = 0x16;
+
+/** Built once per server: parsing the key for every connection cost more CPU than the rest of the session. */
+interface TlsContexts {
+  /** TDS 7.4: tedious caps TLS inside PRELOGIN at 1.2. */
+  prelogin: SecureContext;
+  strict: SecureContext;
+}
 const STS_URL = "https://login.microsoftonline.com/common";
 const SPN = "https://database.windows.net/";
 
@@ -61,6 +72,7 @@ class Connection {
   private tls: TLSSocket | undefined;
   private transport: Duplex | undefined;
   private raw = false;
+  private strict = false;
   private handshakeOut: Buffer[] = [];
   private rawBuffer = Buffer.alloc(0);
   private engine: SqlEngine | undefined;
@@ -77,8 +89,9 @@ class Connection {
     private readonly socket: Socket,
     private readonly options: TdsServerOptions,
     private readonly counters: Counters,
+    private readonly contexts: TlsContexts,
   ) {
-    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on("data", this.onSocketData);
     socket.on("error", () => this.close());
     socket.on("close", () => this.close());
   }
@@ -99,8 +112,9 @@ class Connection {
 
   // ---- transport: plain PRELOGIN, TLS inside PRELOGIN, then raw TLS ----
 
-  private onSocketData(chunk: Buffer): void {
+  private readonly onSocketData = (chunk: Buffer): void => {
     try {
+      if (this.stage === "prelogin" && !this.tls && chunk[0] === TLS_HANDSHAKE) return this.startStrictTls(chunk);
       if (this.raw) {
         this.transport!.push(chunk);
         return;
@@ -131,6 +145,28 @@ class Connection {
     } catch (error) {
       this.fail(error);
     }
+  };
+
+  /** TDS 8: the socket itself becomes the TLS server; PRELOGIN and everything after travel inside it. */
+  private startStrictTls(first: Buffer): void {
+    this.strict = true;
+    this.socket.off("data", this.onSocketData);
+    this.socket.pause();
+    // A TLSSocket over a net.Socket reads what is already buffered on it, so the ClientHello is not lost.
+    this.socket.unshift(first);
+    this.tls = new TLSSocket(this.socket, { isServer: true, secureContext: this.contexts.strict, ALPNProtocols: ["tds/8.0"] });
+    this.listenToTls(this.tls);
+  }
+
+  private listenToTls(tls: TLSSocket): void {
+    tls.on("data", (chunk: Buffer) => {
+      try {
+        for (const m of this.reader.push(chunk)) this.onMessage(m);
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+    tls.on("error", (error) => this.fail(error));
   }
 
   private send(type: number, payload: Buffer): void {
@@ -164,15 +200,8 @@ class Connection {
         callback();
       },
     });
-    this.tls = new TLSSocket(this.transport as unknown as Socket, { isServer: true, key: this.options.tls.keyPem, cert: this.options.tls.certPem, maxVersion: "TLSv1.2" });
-    this.tls.on("data", (chunk: Buffer) => {
-      try {
-        for (const m of this.reader.push(chunk)) this.onMessage(m);
-      } catch (error) {
-        this.fail(error);
-      }
-    });
-    this.tls.on("error", (error) => this.fail(error));
+    this.tls = new TLSSocket(this.transport as unknown as Socket, { isServer: true, secureContext: this.contexts.prelogin });
+    this.listenToTls(this.tls);
     this.stage = "handshake";
   }
 
@@ -216,8 +245,9 @@ class Connection {
         if (m.type !== PacketType.PRELOGIN) return this.fail();
         const options = parsePrelogin(m.payload);
         const fedAuthRequired = (options.get(PreloginOption.FEDAUTHREQUIRED)?.[0] ?? 0) === 1;
-        this.send(PacketType.TABULAR_RESULT, serverPrelogin(fedAuthRequired));
-        this.startTls();
+        this.send(PacketType.TABULAR_RESULT, serverPrelogin(fedAuthRequired, this.strict));
+        if (this.strict) this.stage = "login";
+        else this.startTls();
         return;
       }
       case "login":
@@ -396,10 +426,14 @@ export async function startTdsServer(options: TdsServerOptions): Promise<Running
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
   const counters: Counters = { logins: 0, requests: 0 };
+  const contexts: TlsContexts = {
+    prelogin: createSecureContext({ key: options.tls.keyPem, cert: options.tls.certPem, maxVersion: "TLSv1.2" }),
+    strict: createSecureContext({ key: options.tls.keyPem, cert: options.tls.certPem }),
+  };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    new Connection(socket, options, counters);
+    new Connection(socket, options, counters, contexts);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

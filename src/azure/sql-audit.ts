@@ -18,10 +18,18 @@ export interface SqlTarget {
   database?: string;
 }
 
+export type SqlEncryption = "strict" | "mandatory";
+
 export interface SqlAccess {
   credential: TokenCredential;
   /** Extra CA certificate(s) to trust, PEM. */
   caPem?: string;
+  /**
+   * "strict" (default): TDS 8, TLS before any TDS byte and the certificate always checked; Managed Instance and
+   * SQL Server 2022 support it. "mandatory": TDS 7.4 with TLS negotiated inside PRELOGIN, for a path that cannot
+   * pass TDS 8 (an older proxy or gateway).
+   */
+  encryption?: SqlEncryption;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -83,7 +91,7 @@ export function connectionConfig(target: SqlTarget, access: SqlAccess): sql.conf
     pool: { min: 0, max: 1, idleTimeoutMillis: 5_000 },
     validateConnection: false,
     options: {
-      encrypt: true,
+      encrypt: access.encryption === "mandatory" ? true : "strict",
       trustServerCertificate: false,
       serverName: target.serverName,
       appName: "AuditGuard",

@@ -5,6 +5,7 @@ import type { Baseline } from "../core/policy/schema.js";
 import { AzureClients, PUBLIC_CLOUD } from "../azure/clients.js";
 import type { AzureEndpoints } from "../azure/clients.js";
 import { ArmThrottle } from "../azure/arm-throttle.js";
+import type { SqlEncryption } from "../azure/sql-audit.js";
 
 /**
  * Everything a scan needs to reach Azure, built once from the baseline: the credential (managed identity in
@@ -17,6 +18,7 @@ export interface ScanEnvironment {
   clients: AzureClients;
   caPem?: string;
   sqlConnect?: { host: string; port: number };
+  sqlEncryption: SqlEncryption;
 }
 
 export function endpointsFrom(baseline: Baseline): AzureEndpoints {
@@ -42,6 +44,7 @@ export function createScanEnvironment(baseline: Baseline, options: { credential?
     credential,
     clients,
     ...(caPem ? { caPem } : {}),
+    sqlEncryption: baseline.endpoints.sqlEncryption,
     ...(baseline.endpoints.sqlConnect ? { sqlConnect: baseline.endpoints.sqlConnect } : {}),
   };
 }

@@ -63,7 +63,7 @@ export function sqlTargetOf(env: ScanEnvironment, target: Target) {
   const timeoutMs = Math.min(15_000, env.baseline.scan.targetTimeoutSeconds * 1000);
   return {
     target: { serverName: target.fullyQualifiedDomainName, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
-    access: { credential: env.credential, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs * 2, ...(env.caPem ? { caPem: env.caPem } : {}) },
+    access: { credential: env.credential, encryption: env.sqlEncryption, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs * 2, ...(env.caPem ? { caPem: env.caPem } : {}) },
   };
 }
 

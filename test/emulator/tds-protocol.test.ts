@@ -23,7 +23,7 @@ before(async () => {
 });
 after(() => emu?.stop());
 
-const pool = (max = 10) =>
+const pool = (max = 10, encrypt: boolean | "strict" = true) =>
   new sql.ConnectionPool({
     server: emu.tds!.host,
     port: emu.tds!.port,
@@ -31,10 +31,39 @@ const pool = (max = 10) =>
     password: "test-only-Pa55",
     pool: { max },
     requestTimeout: 5000,
-    options: { encrypt: true, trustServerCertificate: false, serverName: fqdn, cryptoCredentialsDetails: { ca: [emu.caPem] } },
+    options: { encrypt: encrypt as boolean, trustServerCertificate: false, serverName: fqdn, cryptoCredentialsDetails: { ca: [emu.caPem] } },
   });
 
 describe("the TDS endpoint", () => {
+  it("speaks TDS 8 (strict: TLS first, ALPN tds/8.0, TLS 1.3) and TDS 7.4 (TLS inside PRELOGIN, TLS 1.2) on one port", async () => {
+    for (const [encrypt, protocol] of [["strict", "TLSv1.3"], [true, "TLSv1.2"]] as const) {
+      const p = pool(1, encrypt);
+      await p.connect();
+      try {
+        const r = await p.request().query<{ server: string }>("SELECT @@SERVERNAME AS server");
+        assert.equal(r.recordset[0]!.server, fqdn, `${String(encrypt)}: routed by SNI to the instance`);
+        // tedious keeps the socket it speaks TDS on; under TDS 8 that socket is the TLS one.
+        type Pooled = { socket: { getProtocol?(): string | null; alpnProtocol?: string | false } };
+        const tarn = (p as unknown as { pool: { acquire(): { promise: Promise<Pooled> }; release(c: Pooled): void } }).pool;
+        const connection = await tarn.acquire().promise;
+        tarn.release(connection);
+        if (encrypt === "strict") {
+          assert.equal(connection.socket.getProtocol?.(), protocol);
+          assert.equal(connection.socket.alpnProtocol, "tds/8.0");
+        } else {
+          assert.equal(connection.socket.getProtocol, undefined, "TDS 7.4 keeps a plain TCP socket under its TLS-in-PRELOGIN layer");
+        }
+      } finally {
+        await p.close();
+      }
+    }
+  });
+
+  it("a strict client that does not trust the certificate is refused before any TDS is spoken", async () => {
+    const p = new sql.ConnectionPool({ server: emu.tds!.host, port: emu.tds!.port, user: "dba", password: "test-only-Pa55", options: { encrypt: "strict" as unknown as boolean, serverName: fqdn } });
+    await assert.rejects(p.connect(), /certificate/i);
+  });
+
   it("serves concurrent sessions of a pool, each with its own session id", async () => {
     const p = pool(8);
     await p.connect();

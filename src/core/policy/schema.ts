@@ -143,6 +143,7 @@ export const baselineSchema = z
         logAnalyticsAudience: httpsUrl.optional(),
         caFile: z.string().min(1).optional(),
         sqlConnect: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict().optional(),
+        sqlEncryption: z.enum(["strict", "mandatory"]).default("strict"),
         useResourceGraph: z.boolean().default(true),
       })
       .strict()
