@@ -10,8 +10,10 @@ const emulator = await startEmulator({ fleet });
 process.stdout.write(
   `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner, ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}) })}\n`,
 );
+const ready = process.cpuUsage();
 process.stdin.resume();
 process.stdin.on("end", () => {
-  process.stdout.write(`${JSON.stringify({ requests: emulator.requestCounts() })}\n`);
+  const cpu = process.cpuUsage(ready);
+  process.stdout.write(`${JSON.stringify({ requests: emulator.requestCounts(), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
   void emulator.stop().then(() => process.exit(0));
 });

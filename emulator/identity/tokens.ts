@@ -81,7 +81,24 @@ export class TokenAuthority {
    * Verifies signature, issuer, expiry and that the audience is one of `audiences` (compared without a trailing
    * slash, as Azure accepts both forms).
    */
+  // Tokens whose signature already checked out, by their exact text: a client sends the same token thousands of
+  // times an hour, and an RSA verification per request was the emulator's largest cost after TLS. Everything
+  // else (issuer, lifetime, audience) is still checked on every request.
+  private readonly signatureChecked = new Map<string, TokenClaims>();
+
   verify(token: string, audiences: readonly string[], nowMs = Date.now()): TokenCheck {
+    let claims = this.signatureChecked.get(token);
+    if (!claims) {
+      const checked = this.checkSignature(token);
+      if (!checked.ok) return checked;
+      claims = checked.claims;
+      if (this.signatureChecked.size >= 1024) this.signatureChecked.delete(this.signatureChecked.keys().next().value!);
+      this.signatureChecked.set(token, claims);
+    }
+    return this.checkClaims(claims, audiences, nowMs);
+  }
+
+  private checkSignature(token: string): TokenCheck {
     const parts = token.split(".");
     if (parts.length !== 3) return { ok: false, failure: { reason: "malformed", message: "The token is not a JWT." } };
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -95,6 +112,10 @@ export class TokenAuthority {
     }
     const valid = verify("sha256", Buffer.from(`${headerPart}.${payloadPart}`), this.publicKey, Buffer.from(signaturePart, "base64url"));
     if (!valid) return { ok: false, failure: { reason: "signature", message: "The token signature is invalid." } };
+    return { ok: true, claims };
+  }
+
+  private checkClaims(claims: TokenClaims, audiences: readonly string[], nowMs: number): TokenCheck {
     if (claims.iss !== this.issuer) return { ok: false, failure: { reason: "issuer", message: `The token issuer '${String(claims.iss)}' is not trusted.` } };
     const now = Math.floor(nowMs / 1000);
     if (typeof claims.exp !== "number" || claims.exp <= now) {
