@@ -35,7 +35,9 @@ export function validateAuditingPut(body: Buffer, synapse: boolean, extended: bo
   const bool = (k: string) => (typeof p[k] === "boolean" ? (p[k] as boolean) : undefined);
   const storageEndpoint = str("storageEndpoint") ?? "";
   const monitor = bool("isAzureMonitorTargetEnabled") ?? false;
-  const managedIdentity = bool("isManagedIdentityInUse") ?? false;
+  // A storage endpoint without a key means the server's system-assigned identity writes the audit blobs (the
+  // REST reference of storageAccountAccessKey, seeds/synapse-auditing-settings-rest-api.txt); Azure records that.
+  const managedIdentity = bool("isManagedIdentityInUse") ?? (p.state === "Enabled" && !!str("storageEndpoint") && !str("storageAccountAccessKey"));
   if (p.state === "Enabled" && !storageEndpoint && !monitor) {
     return {
       ok: false,
@@ -44,9 +46,6 @@ export function validateAuditingPut(body: Buffer, synapse: boolean, extended: bo
   }
   if (storageEndpoint && !/^https:\/\/[a-z0-9]+\.blob\.[a-z0-9.]+\/?$/i.test(storageEndpoint)) {
     return { ok: false, response: invalidParameter("Invalid parameter 'storageEndpoint'. Value should be a blob storage endpoint (e.g. https://MyAccount.blob.core.windows.net).") };
-  }
-  if (p.state === "Enabled" && storageEndpoint && !str("storageAccountAccessKey") && !managedIdentity) {
-    return { ok: false, response: invalidParameter("storageAccountAccessKey parameter can not be null when storageEndpoint parameter is not null\r\nParameter name: storageAccountAccessKey") };
   }
   const retentionDays = p.retentionDays ?? 0;
   if (typeof retentionDays !== "number" || !Number.isInteger(retentionDays) || retentionDays < 0 || retentionDays > 3285) {

@@ -184,10 +184,18 @@ describe("invalid PUT bodies (400)", () => {
     assert.equal(res.json<{ error: { code: string } }>().error.code, "DataSecurityInvalidUserSuppliedParameter");
   });
 
-  it("a storage endpoint needs its key (unless a managed identity is used)", async () => {
+  it("a storage endpoint without a key is written by the server's managed identity, as the REST reference says", async () => {
     const res = await put({ properties: { state: "Enabled", storageEndpoint: "https://acct.blob.core.windows.net" } });
+    assert.equal(res.status, 200, res.body);
+    const body = res.json<{ properties: Record<string, unknown> }>().properties;
+    assert.equal(body.isManagedIdentityInUse, true);
+    assert.equal(body.storageAccountAccessKey, undefined);
+  });
+
+  it("a storage endpoint that is not a blob endpoint is refused", async () => {
+    const res = await put({ properties: { state: "Enabled", storageEndpoint: "https://acct.file.core.windows.net" } });
     assert.equal(res.status, 400);
-    assert.match(res.json<{ error: { message: string } }>().error.message, /storageAccountAccessKey/);
+    assert.match(res.json<{ error: { message: string } }>().error.message, /storageEndpoint/);
   });
 });
 
