@@ -15,6 +15,7 @@ export function exportEngineState(engine: ManagedInstanceEngine): MiStateInput {
   const audits = [...engine.audits.values()];
   return {
     ...engine.state,
+    logins: engine.exportLogins(),
     audits: audits.map((a) => ({
       name: a.name,
       guid: a.guid,
@@ -43,6 +44,8 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
   const { estate } = context;
   const engines = new Map<string, ManagedInstanceEngine>();
   const zones = new Set<string>();
+  // The tenant's Entra ID as far as the fleet knows it: the managed identities it can issue tokens for.
+  const directory = [estate.fleet.scanner, ...estate.fleet.otherIdentities].map((i) => ({ displayName: i.displayName, objectId: i.principalId, appId: i.clientId }));
   const fqdnOf = (mi: { properties: Record<string, unknown> }) => String(mi.properties.fullyQualifiedDomainName).toLowerCase();
   const build = (saved: Record<string, MiStateInput>) => {
     for (const mi of estate.managedInstances()) {
@@ -55,6 +58,7 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
           state: (saved[mi.id.toLowerCase()] ?? mi.sql ?? {}) as MiStateInput,
           now: () => estate.now(),
           onAuditRecord: (record) => void estate.appendAuditRecord(mi.id, record),
+          directory: () => directory,
         }),
       );
     }

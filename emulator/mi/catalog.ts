@@ -56,9 +56,23 @@ function groupCode(group: string): string {
   return groupCodes[group] ?? group.split("_").map((w) => w[0]).join("").slice(0, 4);
 }
 
+/** A login as sys.server_principals and sys.server_permissions show it. */
+export interface LoginRow {
+  principalId: number;
+  name: string;
+  kind: "sql" | "entra";
+  sid: Uint8Array;
+  disabled: boolean;
+  /** Granted server permissions; `sysadmin` (role membership) is not a permission and is not listed. */
+  permissions: readonly string[];
+  createDate: Date;
+}
+
 export interface CatalogContext {
   audits: AuditObject[];
   specs: SpecObject[];
+  /** The logins the session may see: all with VIEW ANY DEFINITION (or more), else only its own. */
+  logins: LoginRow[];
   typeCodes: MiState["auditTypeCodes"];
 }
 
@@ -108,7 +122,55 @@ function serverAuditRow(a: AuditObject, ctx: CatalogContext): SqlValue[] {
 
 const byId = <X extends { id: number }>(xs: X[]): X[] => [...xs].sort((a, b) => a.id - b.id);
 
+/** sys.server_permissions.type: four-letter codes as SQL Server lists them [unverified against a Managed Instance]. */
+const permissionCodes: Record<string, string> = {
+  "CONNECT SQL": "COSQ",
+  "ALTER ANY LOGIN": "ALLG",
+  "ALTER ANY SERVER AUDIT": "ALAA",
+  "CONTROL SERVER": "CL",
+  "VIEW ANY DEFINITION": "VWAD",
+  "VIEW SERVER STATE": "VWSS",
+  "VIEW SERVER SECURITY STATE": "VSSS",
+};
+
 export const views: Record<string, View> = {
+  server_principals: {
+    columns: [
+      col("name", T.sysname, false),
+      col("principal_id", T.int, false),
+      col("sid", { kind: "varbinary", length: 85 }),
+      col("type", T.char(1), false),
+      col("type_desc", T.nvarchar(60)),
+      col("is_disabled", T.bit),
+      col("create_date", T.datetime, false),
+      col("modify_date", T.datetime, false),
+      col("default_database_name", T.sysname),
+    ],
+    // Entra users and applications are EXTERNAL_LOGIN (E); groups would be EXTERNAL_GROUP (X), which the fleet does not model.
+    rows: (ctx) =>
+      [...ctx.logins]
+        .sort((a, b) => a.principalId - b.principalId)
+        .map((l) => [l.name, l.principalId, l.sid, l.kind === "entra" ? "E" : "S", l.kind === "entra" ? "EXTERNAL_LOGIN" : "SQL_LOGIN", l.disabled, l.createDate, l.createDate, "master"]),
+  },
+  server_permissions: {
+    columns: [
+      col("class", T.tinyint, false),
+      col("class_desc", T.nvarchar(60)),
+      col("major_id", T.int, false),
+      col("minor_id", T.int, false),
+      col("grantee_principal_id", T.int, false),
+      col("grantor_principal_id", T.int, false),
+      col("type", T.char(4), false),
+      col("permission_name", T.nvarchar(128)),
+      col("state", T.char(1), false),
+      col("state_desc", T.nvarchar(60)),
+    ],
+    // Every login holds CONNECT SQL; the grantor of permissions is reported as sa (principal 1).
+    rows: (ctx) =>
+      [...ctx.logins]
+        .sort((a, b) => a.principalId - b.principalId)
+        .flatMap((l) => ["CONNECT SQL", ...l.permissions].map((p) => [100, "SERVER", 0, 0, l.principalId, 1, (permissionCodes[p] ?? p.split(" ").map((w) => w[0]).join("")).padEnd(4, " "), p, "G", "GRANT"])),
+  },
   server_audits: {
     columns: serverAuditColumns,
     rows: (ctx) => byId(ctx.audits).map((a) => serverAuditRow(a, ctx)),

@@ -13,10 +13,10 @@ import type {
   StatementOutcome,
 } from "../sql/contracts.js";
 import { AppLockManager, lockModes, type LockMode } from "./applock.js";
-import { auditStatus, views, type AuditObject, type CatalogContext, type SpecObject } from "./catalog.js";
+import { auditStatus, views, type AuditObject, type CatalogContext, type LoginRow, type SpecObject } from "./catalog.js";
 import { errors, sqlError, TsqlError } from "./errors.js";
 import { parseBatch, type Expr, type Statement } from "./parser.js";
-import { miStateSchema, type MiLogin, type MiState, type MiStateInput, type ServerPermission } from "./state-schema.js";
+import { miStateSchema, serverPermissions, type MiLogin, type MiState, type MiStateInput, type ServerPermission } from "./state-schema.js";
 import { compare, convert, likeToRegExp, T, toText, typeOfValue, type Typed } from "./values.js";
 
 export interface ManagedInstanceEngineOptions {
@@ -27,6 +27,15 @@ export interface ManagedInstanceEngineOptions {
   now?: () => Date;
   /** Called once per audit record, per STARTED audit whose enabled specification holds the event's group. */
   onAuditRecord?: (record: SqlAuditRecord) => void;
+  /** The tenant's Microsoft Entra directory, for CREATE LOGIN … FROM EXTERNAL PROVIDER. None: no Entra login can be created. */
+  directory?: () => readonly DirectoryObject[];
+}
+
+export interface DirectoryObject {
+  displayName: string;
+  objectId: string;
+  /** Applications and managed identities: the token's appid claim, which their login is matched by. */
+  appId?: string;
 }
 
 const SYSTEM_DATABASES = ["master", "tempdb", "model", "msdb"];
@@ -48,6 +57,10 @@ export class ManagedInstanceEngine implements SqlEngine {
   private readonly now: () => Date;
   private readonly onAuditRecord: ((record: SqlAuditRecord) => void) | undefined;
   private readonly logins: MiLogin[];
+  private readonly loginCreated = new Map<string, Date>();
+  private readonly adminName: string | undefined;
+  private readonly directory: () => readonly DirectoryObject[];
+  private readonly started: Date;
   private readonly databases: string[];
   readonly audits = new Map<number, AuditObject>();
   readonly specs = new Map<number, SpecObject>();
@@ -60,10 +73,15 @@ export class ManagedInstanceEngine implements SqlEngine {
     this.now = options.now ?? (() => new Date());
     this.onAuditRecord = options.onAuditRecord;
     this.state = miStateSchema.parse(options.state ?? {});
+    this.directory = options.directory ?? (() => []);
+    this.started = this.now();
     const admin = this.state.entraAdmin;
-    this.logins = admin && !this.state.logins.some((l) => l.name.toLowerCase() === admin.name.toLowerCase())
-      ? [...this.state.logins, { kind: "entra", ...admin, permissions: ["sysadmin"], disabled: false }]
-      : this.state.logins;
+    // Logins change (CREATE LOGIN, GRANT, REVOKE): the engine keeps its own copies; exportLogins() hands them back.
+    this.logins = this.state.logins.map((l) => ({ ...l, permissions: [...l.permissions] }));
+    if (admin && !this.logins.some((l) => l.name.toLowerCase() === admin.name.toLowerCase())) {
+      this.adminName = admin.name;
+      this.logins.push({ kind: "entra", ...admin, permissions: ["sysadmin"], disabled: false });
+    }
     this.databases = [...SYSTEM_DATABASES, ...this.state.databases.map((d) => d.name)];
     const start = this.now();
     for (const a of this.state.audits) {
@@ -144,6 +162,70 @@ export class ManagedInstanceEngine implements SqlEngine {
     return p.includes(permission);
   }
 
+  /** The logins as the fleet's `sql.logins` writes them (the Entra admin stays in `entraAdmin`). */
+  exportLogins(): MiState["logins"] {
+    return this.logins.filter((l) => l.name !== this.adminName).map((l) => ({ ...l, permissions: [...l.permissions] }));
+  }
+
+  /** Sees every login with VIEW ANY DEFINITION (or CONTROL SERVER, sysadmin); otherwise only its own. */
+  loginRows(viewer: Principal): LoginRow[] {
+    const all = this.hasPermission(viewer, "VIEW ANY DEFINITION") || this.hasPermission(viewer, "ALTER ANY LOGIN");
+    return this.logins
+      .filter((l) => all || l.name.toLowerCase() === viewer.name.toLowerCase())
+      .map((l) => ({
+        principalId: this.principalId(l.name),
+        name: l.name,
+        kind: l.kind,
+        sid: sidOf(l),
+        disabled: l.disabled,
+        permissions: l.permissions.filter((p) => p !== "sysadmin"),
+        createDate: this.loginCreated.get(l.name.toLowerCase()) ?? this.started,
+      }));
+  }
+
+  /**
+   * CREATE LOGIN. An Entra login needs an Entra-authenticated caller and a display name (or WITH OBJECT_ID) that the
+   * directory resolves to exactly one object; its tokens are then matched by oid or, for applications, appid.
+   */
+  createLogin(by: Principal, stmt: Extract<Statement, { kind: "createLogin" }>): () => void {
+    if (!this.hasPermission(by, "ALTER ANY LOGIN")) throw errors.noPermission();
+    if (this.findLogin(stmt.name)) throw errors.loginExists(stmt.name);
+    let login: MiLogin;
+    if (stmt.source.kind === "sql") login = { kind: "sql", name: stmt.name, password: stmt.source.password, permissions: [], disabled: false };
+    else {
+      if (by.kind !== "entra") throw errors.entraOnly(stmt.name);
+      const wanted = stmt.source.objectId?.toLowerCase();
+      // Display names need not be unique in Entra ID; WITH OBJECT_ID names the object itself.
+      const found = this.directory().filter((o) => (wanted ? o.objectId.toLowerCase() === wanted : o.displayName.toLowerCase() === stmt.name.toLowerCase()));
+      if (found.length === 0) throw errors.principalNotFound(stmt.name);
+      if (found.length > 1) throw errors.duplicateDisplayName(stmt.name);
+      const o = found[0]!;
+      login = { kind: "entra", name: stmt.name, objectId: o.objectId, ...(o.appId ? { appId: o.appId } : {}), permissions: [], disabled: false };
+    }
+    this.logins.push(login);
+    this.loginCreated.set(stmt.name.toLowerCase(), this.now());
+    return () => {
+      this.logins.splice(this.logins.indexOf(login), 1);
+      this.loginCreated.delete(stmt.name.toLowerCase());
+    };
+  }
+
+  /** GRANT / REVOKE of server permissions; REVOKE of a permission never granted, like a repeated GRANT, changes nothing. */
+  changePermissions(by: Principal, stmt: Extract<Statement, { kind: "grant" | "revoke" }>): () => void {
+    const grantable = serverPermissions.filter((p) => p !== "sysadmin") as string[];
+    const unknown = stmt.permissions.find((p) => !grantable.includes(p));
+    if (unknown) throw errors.syntax(unknown.split(" ")[0]!);
+    const login = this.findLogin(stmt.principal);
+    if (!login) throw errors.loginNotFound(stmt.principal);
+    if (!this.hasPermission(by, "CONTROL SERVER")) throw errors.grantorLacks();
+    const before = [...login.permissions];
+    const names = stmt.permissions as ServerPermission[];
+    login.permissions = stmt.kind === "grant" ? [...new Set([...login.permissions, ...names])] : login.permissions.filter((p) => !names.includes(p));
+    return () => {
+      login.permissions = before;
+    };
+  }
+
   principalId(loginName: string | undefined): number {
     if (!loginName) return 1;
     const i = this.logins.findIndex((l) => l.name.toLowerCase() === loginName.toLowerCase());
@@ -180,8 +262,8 @@ export class ManagedInstanceEngine implements SqlEngine {
     return this.now();
   }
 
-  catalog(): CatalogContext {
-    return { audits: [...this.audits.values()], specs: [...this.specs.values()], typeCodes: this.state.auditTypeCodes };
+  catalog(viewer?: Principal): CatalogContext {
+    return { audits: [...this.audits.values()], specs: [...this.specs.values()], logins: viewer ? this.loginRows(viewer) : [], typeCodes: this.state.auditTypeCodes };
   }
 
   /** Audits that would record an event of `group` right now: STARTED, with an enabled specification holding it. */
@@ -203,6 +285,18 @@ export class ManagedInstanceEngine implements SqlEngine {
       audit_name: audit.name,
     });
   }
+}
+
+/** An Entra login's SID is its application id (or object id) as GUID bytes; a SQL login's is derived from its name. */
+function sidOf(l: MiLogin): Uint8Array {
+  const guid = l.kind === "entra" ? (l.appId ?? l.objectId) : undefined;
+  if (guid) {
+    const hex = guid.replace(/-/g, "");
+    // GUID byte order: the first three groups little-endian, as uniqueidentifier travels.
+    const b = Buffer.from(hex, "hex");
+    return Uint8Array.from([b[3]!, b[2]!, b[1]!, b[0]!, b[5]!, b[4]!, b[7]!, b[6]!, ...b.subarray(8)]);
+  }
+  return Uint8Array.from(createHash("sha1").update(`login:${l.name.toLowerCase()}`).digest().subarray(0, 16));
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -254,23 +348,57 @@ class MiSession implements SqlSession {
     }
     const env: Env = { vars: new Map(), params: request.params };
     const out: StatementOutcome[] = [];
+    await this.runAll(statements, env, request.signal, out);
+    return out;
+  }
+
+  /**
+   * Runs statements in order as a batch does: a run-time error ends its statement and the next one runs, unless it
+   * ends the batch (conversion, undeclared variable, THROW, XACT_ABORT). Returns false when the batch has ended.
+   */
+  private async runAll(statements: readonly Statement[], env: Env, signal: AbortSignal, out: StatementOutcome[]): Promise<boolean> {
     for (const stmt of statements) {
-      if (request.signal.aborted) break;
+      if (signal.aborted) return false;
       try {
-        out.push(await this.run(stmt, env, request.signal));
+        if (stmt.kind === "block") {
+          if (!(await this.runAll(stmt.body, env, signal, out))) return false;
+        } else if (stmt.kind === "if") {
+          const branch = this.truth(stmt.condition, env) === true ? stmt.then : stmt.else;
+          if (branch && !(await this.runAll([branch], env, signal, out))) return false;
+        } else if (stmt.kind === "execDynamic") {
+          await this.execDynamic(stmt, env, signal, out);
+        } else out.push(await this.run(stmt, env, signal));
       } catch (e) {
         if (!(e instanceof TsqlError)) throw e;
         // XACT_ABORT ON: a run-time error rolls the transaction back and ends the batch.
         if (this.xactAbort && this.tran) {
           this.rollback();
           out.push({ kind: "error", error: { ...e.sql, lineNumber: stmt.line }, transaction: "rollback" });
-          break;
+          return false;
         }
         out.push({ kind: "error", error: { ...e.sql, lineNumber: stmt.line } });
-        if (BATCH_ABORTING.has(e.sql.number) || e.abortsBatch || this.xactAbort) break;
+        if (BATCH_ABORTING.has(e.sql.number) || e.abortsBatch || this.xactAbort) return false;
       }
     }
-    return out;
+    return true;
+  }
+
+  /**
+   * EXEC (@sql): the string is a batch of its own, with its own variables, parsed when it runs. Its errors are
+   * reported and end only that inner batch; the outer batch goes on.
+   */
+  private async execDynamic(stmt: Extract<Statement, { kind: "execDynamic" }>, env: Env, signal: AbortSignal, out: StatementOutcome[]): Promise<void> {
+    const sql = this.eval(stmt.sql, env).value;
+    if (sql === null) return;
+    let inner: Statement[];
+    try {
+      inner = parseBatch(toText(sql));
+    } catch (e) {
+      if (!(e instanceof TsqlError)) throw e;
+      out.push({ kind: "error", error: e.sql });
+      return;
+    }
+    await this.runAll(inner, { vars: new Map(), params: new Map() }, signal, out);
   }
 
   async beginTransaction(): Promise<StatementOutcome> {
@@ -365,9 +493,17 @@ class MiSession implements SqlSession {
         const text = toText(this.eval(stmt.expr, env).value);
         return { kind: "done", infos: [{ number: 0, state: 1, class: 0, message: text, lineNumber: stmt.line }] };
       }
-      case "if": {
-        const branch = this.truth(stmt.condition, env) === true ? stmt.then : stmt.else;
-        return branch ? this.run(branch, env, signal) : { kind: "done" };
+      case "if":
+      case "block":
+      case "execDynamic":
+        throw new Error(`${stmt.kind} runs through runAll`);
+      case "createLogin":
+      case "grant":
+      case "revoke": {
+        const undo = stmt.kind === "createLogin" ? this.engine.createLogin(this.principal, stmt) : this.engine.changePermissions(this.principal, stmt);
+        // CREATE LOGIN and GRANT take part in a user transaction: a rollback undoes them.
+        this.tran?.undo.push(undo);
+        return { kind: "done" };
       }
       case "throw": {
         const number = convert(this.eval(stmt.number, env), T.int).value as number | null;
@@ -422,9 +558,11 @@ class MiSession implements SqlSession {
       sources.push({ alias: t.alias, view });
       return view;
     };
-    // Metadata visibility: without these permissions the catalog views are simply empty, as on a real server.
+    // Metadata visibility: without these permissions the audit views are simply empty, as on a real server; the
+    // principal views filter their own rows (a login always sees itself).
     const canSee = this.engine.hasPermission(this.principal, "ALTER ANY SERVER AUDIT") || this.engine.hasPermission(this.principal, "VIEW ANY DEFINITION");
-    const viewRows = (view: string): SqlValue[][] => (canSee || view === "dm_server_audit_status" ? views[view]!.rows(this.engine.catalog()) : []);
+    const viewRows = (view: string): SqlValue[][] =>
+      view === "server_principals" || view === "server_permissions" || canSee || view === "dm_server_audit_status" ? views[view]!.rows(this.engine.catalog(this.principal)) : [];
 
     let rows: Row[] = [new Map()];
     if (stmt.from) {
@@ -694,6 +832,22 @@ class MiSession implements SqlSession {
       case "SUSER_NAME":
         if (args.length > 0) throw sqlError(174, `The ${name.toLowerCase()} function requires 0 argument(s).`, 15);
         return { type: T.nvarchar(128), value: this.principal.name };
+      case "QUOTENAME": {
+        if (args.length < 1 || args.length > 2) throw sqlError(174, "The quotename function requires 1 to 2 argument(s).", 15);
+        const value = this.eval(args[0]!, env).value;
+        const quote = args[1] ? toText(this.eval(args[1], env).value) : "[";
+        const [open, close] = quote === "[" || quote === "]" ? ["[", "]"] : quote === '"' ? ['"', '"'] : quote === "'" ? ["'", "'"] : quote === "`" ? ["`", "`"] : [undefined, undefined];
+        const text = value === null ? null : toText(value);
+        // NULL for input longer than 128 characters or an unsupported quote, as documented.
+        if (text === null || text.length > 128 || !open) return { type: T.nvarchar(258), value: null };
+        return { type: T.nvarchar(258), value: `${open}${text.replaceAll(close!, close! + close!)}${close}` };
+      }
+      case "SUSER_ID": {
+        if (args.length > 1) throw sqlError(174, "The suser_id function requires 0 to 1 argument(s).", 15);
+        const name = args[0] ? this.eval(args[0], env).value : this.principal.name;
+        const login = name === null ? undefined : this.engine.findLogin(toText(name));
+        return { type: T.int, value: login ? this.engine.principalId(login.name) : null };
+      }
       case "DB_NAME":
         if (args.length > 0) throw sqlError(174, "The db_name function requires 0 argument(s).", 15);
         return { type: T.nvarchar(128), value: this.database };

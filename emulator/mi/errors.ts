@@ -29,6 +29,18 @@ export const errors = {
   unknownProcedure: (name: string) => sqlError(2812, `Could not find stored procedure '${name}'.`, 16, 62),
   conversion: (value: string, type: string) => sqlError(245, `Conversion failed when converting the nvarchar value '${value}' to data type ${type}.`, 16),
   noPermission: () => sqlError(15247, "User does not have permission to perform this action.", 16),
+  loginNotFound: (name: string) => sqlError(15151, `Cannot find the login '${name}', because it does not exist or you do not have permission.`, 16),
+  loginExists: (name: string) => sqlError(15025, `The server principal '${name}' already exists.`, 16),
+  /** 4613 for a grantor without the permission (or CONTROL SERVER) [unverified number]. */
+  grantorLacks: () => sqlError(4613, "Grantor does not have GRANT permission.", 16),
+  /** Only an Entra-authenticated session may create Entra logins; 33159 [unverified number]. */
+  entraOnly: (name: string) =>
+    sqlError(33159, `Principal '${name}' could not be created. Only connections established with Active Directory accounts can create other Active Directory users.`, 16),
+  /** 33130 [unverified number]; the message is the one Azure SQL shows. */
+  principalNotFound: (name: string) => sqlError(33130, `Principal '${name}' could not be found or this principal type is not supported.`, 16),
+  /** 33131: documented (learn.microsoft.com, "Microsoft Entra logins and users with nonunique display names"). */
+  duplicateDisplayName: (name: string) =>
+    sqlError(33131, `Principal '${name}' has a duplicate display name. Make the display name unique in Azure Active Directory and execute this statement again.`, 16),
   doesNotExist: (verb: "alter" | "drop", what: string, name: string) =>
     sqlError(15151, `Cannot ${verb} the ${what} '${name}', because it does not exist or you do not have permission.`, 16),
   alreadyExists: (what: string, name: string) => sqlError(15530, `The ${what} with name "${name}" already exists.`, 16),

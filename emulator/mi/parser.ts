@@ -66,7 +66,12 @@ export type StatementBody =
   | { kind: "alterSpec"; name: string; audit?: string; add: string[]; drop: string[]; state?: boolean }
   | { kind: "dropSpec"; name: string }
   | { kind: "backup"; log: boolean; database: string; urls: string[]; options: string[] }
-  | { kind: "restore"; database: string; urls: string[]; options: string[] };
+  | { kind: "restore"; database: string; urls: string[]; options: string[] }
+  | { kind: "block"; body: Statement[] }
+  /** EXEC (expression): dynamic SQL, run as a batch of its own. */
+  | { kind: "execDynamic"; sql: Expr }
+  | { kind: "createLogin"; name: string; source: { kind: "external"; objectId?: string } | { kind: "sql"; password: string } }
+  | { kind: "grant" | "revoke"; permissions: string[]; principal: string };
 
 export type Statement = StatementBody & { text: string; line: number };
 
@@ -192,9 +197,13 @@ class Parser {
         return this.exec();
       case "BEGIN":
         this.next();
-        if (!this.acceptWord("TRAN") && !this.acceptWord("TRANSACTION")) throw this.fail();
+        if (!this.isWord("TRAN") && !this.isWord("TRANSACTION")) return this.block();
+        this.next();
         this.optionalTransactionName();
         return { kind: "begin" };
+      case "GRANT":
+      case "REVOKE":
+        return this.grantOrRevoke();
       case "COMMIT":
       case "ROLLBACK": {
         this.next();
@@ -235,13 +244,45 @@ class Parser {
     }
   }
 
-  /** The single statement an IF or ELSE governs (BEGIN…END blocks are not supported: a syntax error). */
+  /** The statement an IF or ELSE governs: one statement or a BEGIN…END block. */
   private nested(): Statement {
+    while (this.isPunct(";")) this.pos++;
     const first = this.peek();
-    if (first.kind === "word" && first.upper === "BEGIN" && !this.isWord("TRAN", 1) && !this.isWord("TRANSACTION", 1)) throw this.fail();
     const body = this.statement();
     const last = this.tokens[this.pos - 1]!;
     return { ...body, text: this.sql.slice(first.start, last.end), line: first.line } as Statement;
+  }
+
+  /** BEGIN … END (BEGIN already read): statements until the matching END; an empty block is a syntax error. */
+  private block(): StatementBody {
+    const body: Statement[] = [];
+    for (;;) {
+      while (this.isPunct(";")) this.pos++;
+      if (this.acceptWord("END")) break;
+      if (this.peek().kind === "eof") throw this.fail();
+      const first = this.peek();
+      const stmt = this.statement();
+      const last = this.tokens[this.pos - 1]!;
+      body.push({ ...stmt, text: this.sql.slice(first.start, last.end), line: first.line } as Statement);
+    }
+    if (!body.length) throw this.fail();
+    return { kind: "block", body };
+  }
+
+  /** GRANT|REVOKE <server permission>[, …] TO|FROM <login>: server-scope permissions only (no ON clause). */
+  private grantOrRevoke(): StatementBody {
+    const verb = this.next().upper as "GRANT" | "REVOKE";
+    const permissions: string[] = [];
+    do {
+      const words: string[] = [];
+      while (this.peek().kind === "word" && !this.isWord(verb === "GRANT" ? "TO" : "FROM") && !this.isWord("ON")) words.push(this.next().upper);
+      if (!words.length) throw this.fail();
+      permissions.push(words.join(" "));
+    } while (this.acceptPunct(","));
+    if (this.isWord("ON")) throw this.fail();
+    this.expectWord(verb === "GRANT" ? "TO" : "FROM");
+    const principal = this.identifier();
+    return { kind: verb === "GRANT" ? "grant" : "revoke", permissions, principal };
   }
 
   private optionalTransactionName(): void {
@@ -462,6 +503,11 @@ class Parser {
 
   private exec(): StatementBody {
     this.next();
+    if (this.acceptPunct("(")) {
+      const sql = this.expr();
+      this.expectPunct(")");
+      return { kind: "execDynamic", sql };
+    }
     let returnVar: string | undefined;
     if (this.peek().kind === "var") {
       returnVar = this.next().value;
@@ -485,6 +531,7 @@ class Parser {
   // ---------------------------------------------------------------------------------------------- audit DDL
   private auditDdl(): StatementBody {
     const verb = this.next().upper as "CREATE" | "ALTER" | "DROP";
+    if (verb === "CREATE" && this.acceptWord("LOGIN")) return this.createLogin();
     if (!this.acceptWord("SERVER")) throw this.fail();
     if (!this.acceptWord("AUDIT")) throw this.fail();
     const spec = this.acceptWord("SPECIFICATION");
@@ -492,6 +539,23 @@ class Parser {
     if (verb === "DROP") return { kind: spec ? "dropSpec" : "dropAudit", name };
     if (spec) return this.specBody(verb, name);
     return verb === "CREATE" ? this.createAudit(name) : this.alterAudit(name);
+  }
+
+  /** CREATE LOGIN name FROM EXTERNAL PROVIDER [WITH OBJECT_ID = 'guid'] | WITH PASSWORD = 'secret' (LOGIN read). */
+  private createLogin(): StatementBody {
+    const name = this.identifier();
+    if (this.acceptWord("FROM")) {
+      this.expectWord("EXTERNAL");
+      this.expectWord("PROVIDER");
+      if (!this.acceptWord("WITH")) return { kind: "createLogin", name, source: { kind: "external" } };
+      this.expectWord("OBJECT_ID");
+      this.expectPunct("=");
+      return { kind: "createLogin", name, source: { kind: "external", objectId: this.stringLiteral() } };
+    }
+    this.expectWord("WITH");
+    this.expectWord("PASSWORD");
+    this.expectPunct("=");
+    return { kind: "createLogin", name, source: { kind: "sql", password: this.stringLiteral() } };
   }
 
   private auditTarget(): AuditTarget {
@@ -831,7 +895,7 @@ class Parser {
   }
 }
 
-const statementStarts = new Set(["IF", "ELSE", "THROW", "SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE"]);
+const statementStarts = new Set(["IF", "ELSE", "THROW", "SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "END", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE", "GRANT", "REVOKE"]);
 
 const onOffSetOptions = new Set([
   "ANSI_NULLS", "ANSI_NULL_DFLT_ON", "ANSI_NULL_DFLT_OFF", "ANSI_PADDING", "ANSI_WARNINGS", "ANSI_DEFAULTS", "ARITHABORT", "ARITHIGNORE",

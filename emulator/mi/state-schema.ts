@@ -9,6 +9,7 @@ import { z } from "zod";
 
 /** Server-level permissions the engine checks. `sysadmin` stands for membership of the fixed server role. */
 export const serverPermissions = [
+  "ALTER ANY LOGIN",
   "ALTER ANY SERVER AUDIT",
   "CONTROL SERVER",
   "VIEW ANY DEFINITION",

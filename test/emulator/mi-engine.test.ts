@@ -586,6 +586,83 @@ SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys
     assert.ok(out[0]!.kind === "error" && out[0]!.error.number === 51000 && out[0]!.error.message === "lost session" && out[0]!.error.class === 16);
     assert.ok(engine.findSpec("auditguard-spec"));
     assert.deepEqual(await ok(other, "IF 1 = 0 SELECT 1 AS a ELSE SELECT 2 AS a"), [{ a: 2 }]);
-    await fails(other, "IF 1 = 1 BEGIN SELECT 1 END", 156);
+    assert.deepEqual(await ok(other, "IF 1 = 1 BEGIN SELECT 1 AS a; SELECT 3 AS a END ELSE SELECT 2 AS a"), [{ a: 3 }]);
+    await fails(other, "IF 1 = 1 BEGIN END", 156);
+  });
+});
+
+describe("MI engine: logins, permissions and dynamic SQL (the grant script's statements)", () => {
+  const APP = { displayName: "func-auditguard-abc", objectId: "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b", appId: "8f9a0b1c-2d3e-4f4a-9b5c-6d7e8f9a0b1c" };
+  const client = { address: "a", appName: "b", hostName: "c" };
+  const build = (directory = [APP]) => {
+    const engine = new ManagedInstanceEngine({
+      serverName: "mi-grant.abc123def456.database.windows.net",
+      state: {
+        entraAdmin: { name: "sql-admins", objectId: ADMIN_OID },
+        logins: [
+          { name: "dba", password: "test-only-pw-1", permissions: ["sysadmin"] },
+          { name: "reader", password: "test-only-pw-2", permissions: ["VIEW ANY DEFINITION"] },
+        ],
+      },
+      directory: () => directory,
+    });
+    const admin = engine.openSession({ kind: "entra", name: "sql-admins", objectId: ADMIN_OID }, "master", client);
+    return { engine, admin };
+  };
+  const appToken = { kind: "token" as const, claims: { oid: APP.objectId, appid: APP.appId }, database: "", appName: "a", hostName: "h" };
+
+  it("CREATE LOGIN FROM EXTERNAL PROVIDER resolves the display name in the directory; the identity's token then logs in", async () => {
+    const { engine, admin } = build();
+    assert.equal((await engine.login(appToken, { address: "x" })).ok, false);
+    await ok(admin, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`);
+    const login = await engine.login(appToken, { address: "x" });
+    assert.ok(login.ok && login.principal.name === APP.displayName);
+    assert.deepEqual(await ok(admin, `SELECT type, type_desc FROM sys.server_principals WHERE name = N'${APP.displayName}'`), [{ type: "E", type_desc: "EXTERNAL_LOGIN" }]);
+    await fails(admin, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`, 15025);
+    await fails(admin, "CREATE LOGIN [nobody-knows-me] FROM EXTERNAL PROVIDER;", 33130);
+  });
+
+  it("refuses what Azure refuses: a SQL-authenticated creator, a duplicate display name, a caller without ALTER ANY LOGIN", async () => {
+    const { engine } = build([APP, { ...APP, objectId: "9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", appId: "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e" }]);
+    const sqlDba = engine.openSession({ kind: "sql", name: "dba" }, "master", client);
+    await fails(sqlDba, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`, 33159);
+    const admin = engine.openSession({ kind: "entra", name: "sql-admins", objectId: ADMIN_OID }, "master", client);
+    await fails(admin, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`, 33131);
+    // WITH OBJECT_ID picks one of the two, under a name of the caller's choosing.
+    await ok(admin, `CREATE LOGIN [${APP.displayName}-1] FROM EXTERNAL PROVIDER WITH OBJECT_ID = '${APP.objectId}';`);
+    const reader = engine.openSession({ kind: "sql", name: "reader" }, "master", client);
+    await fails(reader, "CREATE LOGIN [x] WITH PASSWORD = 'test-only-pw-9';", 15247);
+  });
+
+  it("GRANT and REVOKE server permissions: idempotent, checked, visible in sys.server_permissions, undone by ROLLBACK", async () => {
+    const { engine, admin } = build();
+    await ok(admin, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`);
+    await ok(admin, `GRANT VIEW ANY DEFINITION, VIEW SERVER STATE TO [${APP.displayName}]; GRANT VIEW SERVER STATE TO [${APP.displayName}];`);
+    const perms = `SELECT p.permission_name FROM sys.server_permissions p JOIN sys.server_principals sp ON sp.principal_id = p.grantee_principal_id WHERE sp.name = N'${APP.displayName}' ORDER BY p.permission_name`;
+    assert.deepEqual((await ok(admin, perms)).map((r) => r.permission_name), ["CONNECT SQL", "VIEW ANY DEFINITION", "VIEW SERVER STATE"]);
+    await ok(admin, `BEGIN TRAN; GRANT ALTER ANY SERVER AUDIT TO [${APP.displayName}]; ROLLBACK;`);
+    assert.ok(!(await ok(admin, perms)).some((r) => r.permission_name === "ALTER ANY SERVER AUDIT"));
+    await ok(admin, `REVOKE VIEW SERVER STATE FROM [${APP.displayName}]; REVOKE ALTER ANY SERVER AUDIT FROM [${APP.displayName}];`);
+    assert.deepEqual((await ok(admin, perms)).map((r) => r.permission_name), ["CONNECT SQL", "VIEW ANY DEFINITION"]);
+    await fails(admin, "GRANT VIEW ANY DEFINITION TO [ghost];", 15151);
+    await fails(admin, `GRANT SELECT ON sys.server_audits TO [${APP.displayName}];`, 156);
+    const reader = engine.openSession({ kind: "sql", name: "reader" }, "master", client);
+    await fails(reader, `GRANT VIEW SERVER STATE TO [${APP.displayName}];`, 4613);
+    // A login without VIEW ANY DEFINITION sees only itself.
+    const app = engine.openSession({ kind: "entra", name: APP.displayName, objectId: APP.objectId }, "master", client);
+    await ok(admin, `REVOKE VIEW ANY DEFINITION FROM [${APP.displayName}];`);
+    assert.deepEqual((await ok(app, "SELECT name FROM sys.server_principals")).map((r) => r.name), [APP.displayName]);
+  });
+
+  it("EXEC (@sql) runs the string as its own batch; QUOTENAME quotes a name so it cannot break out of the statement", async () => {
+    const { admin } = build();
+    const evil = "DECLARE @n sysname = N'evil]; DROP SERVER AUDIT x; --'; ";
+    const rows = await ok(admin, evil + "DECLARE @sql nvarchar(max) = N'SELECT ' + QUOTENAME(@n, '''') + N' AS q'; EXEC (@sql);");
+    assert.deepEqual(rows, [{ q: "evil]; DROP SERVER AUDIT x; --" }]);
+    assert.deepEqual(await ok(admin, `${evil}SELECT QUOTENAME(@n) AS b, QUOTENAME(N'${"x".repeat(129)}') AS too_long`), [{ b: "[evil]]; DROP SERVER AUDIT x; --]", too_long: null }]);
+    const out = await run(admin, "EXEC (N'SELEC 1'); SELECT 2 AS after_error;");
+    assert.ok(out[0]!.kind === "error" && out[0]!.error.number === 102);
+    assert.ok(out[1]!.kind === "rows");
+    assert.deepEqual(await ok(admin, "SELECT SUSER_ID(N'dba') AS id, SUSER_ID(N'ghost') AS none"), [{ id: 259, none: null }]);
   });
 });
