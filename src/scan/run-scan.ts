@@ -118,10 +118,9 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
     deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
   });
 
-  const publish = async (events: CloudEvent[]) => {
-    if (!options.events) return;
+  const publish = async (sink: NonNullable<ScanRunOptions["events"]>, events: CloudEvent[]) => {
     for (const event of events) {
-      await options.events.send(event).catch((e: unknown) => deliveryErrors.push(`event ${event.type} for ${event.subject ?? scanId}: ${formatReason(describeError(e, "inventory", "events queue"))}`));
+      await sink.send(event).catch((e: unknown) => deliveryErrors.push(`event ${event.type} for ${event.subject ?? scanId}: ${formatReason(describeError(e, "inventory", "events queue"))}`));
     }
   };
 
@@ -133,7 +132,8 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
       if (options.store) {
         await options.store.saveResult(toStoredResult(result)).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "inventory", "results store"))}`));
       }
-      await publish(eventsForResult(result, { source, now: now() }));
+      // Events are built (and checked for secrets) only when there is somewhere to send them.
+      if (options.events) await publish(options.events, eventsForResult(result, { source, now: now() }));
       options.onResult?.(result);
       return result;
     },
@@ -172,21 +172,23 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   await options.store?.saveRun({ scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: summary.startedAt, finishedAt: summary.finishedAt, expectedTargets: targets.length, counts, complete }).catch((e: unknown) => {
     deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
   });
-  await publish([
-    buildEvent(
-      EVENT_TYPES.scanCompleted,
-      {
-        scanId,
-        trigger: options.trigger,
-        mode: options.mode ?? baseline.mode,
-        startedAt: summary.startedAt,
-        finishedAt: summary.finishedAt,
-        complete,
-        counts: { targets: targets.length, ...counts, notScanned: notScanned.length },
-      },
-      { source, now: finishedAt, id: `${scanId}-completed` },
-    ),
-  ]);
+  if (options.events) {
+    await publish(options.events, [
+      buildEvent(
+        EVENT_TYPES.scanCompleted,
+        {
+          scanId,
+          trigger: options.trigger,
+          mode: options.mode ?? baseline.mode,
+          startedAt: summary.startedAt,
+          finishedAt: summary.finishedAt,
+          complete,
+          counts: { targets: targets.length, ...counts, notScanned: notScanned.length },
+        },
+        { source, now: finishedAt, id: `${scanId}-completed` },
+      ),
+    ]);
+  }
   return summary;
 }
 
