@@ -20,7 +20,6 @@ param baselinePath string = 'auditguard.yaml'
 
 param tablePrefix string = 'AuditGuard'
 param eventsQueueName string = 'auditguard-events'
-param scanQueueName string = 'auditguard-scan-requests'
 
 @description('Subscriptions the scanner reads (and, with allowRemediation, fixes). Role assignments are made on each.')
 param targetSubscriptionIds array = []
@@ -45,6 +44,8 @@ param instanceMemoryMB int = 2048
 var tags = { 'azd-env-name': environmentName, app: 'auditguard' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 7)}'
+// Fixed: the queue trigger's binding names it (src/host/settings.ts SCAN_QUEUE), so it is not a parameter.
+var scanQueueName = 'auditguard-scan-requests'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-auditguard-${environmentName}'
@@ -108,12 +109,21 @@ module subscriptionRoles 'modules/subscription-roles.bicep' = [for subId in targ
   }
 }]
 
-module resourceGroupRoles 'modules/resource-group-roles.bicep' = [for rgRef in targetResourceGroups: {
+// The custom Synapse role lives in each resource group's subscription; one at a time, since resource groups of one
+// subscription define the same role (same name, same body) and concurrent writes of it could collide.
+@batchSize(1)
+module resourceGroupSynapseRole 'modules/synapse-auditing-role.bicep' = [for rgRef in targetResourceGroups: if (allowRemediation) {
+  name: 'auditguard-synapse-role-${take(uniqueString(rgRef), 8)}'
+  scope: subscription(split(rgRef, '/')[0])
+}]
+
+module resourceGroupRoles 'modules/resource-group-roles.bicep' = [for (rgRef, i) in targetResourceGroups: {
   name: 'auditguard-rg-roles-${take(uniqueString(rgRef), 8)}'
   scope: resourceGroup(split(rgRef, '/')[0], split(rgRef, '/')[1])
   params: {
     principalId: app.outputs.principalId
     allowRemediation: allowRemediation
+    synapseRoleDefinitionId: allowRemediation ? resourceGroupSynapseRole[i].outputs.roleDefinitionId : ''
   }
 }]
 

@@ -2,6 +2,8 @@
 // in the baseline). Role GUIDs and reasons: see subscription-roles.bicep.
 param principalId string
 param allowRemediation bool = true
+@description('The custom Synapse auditing role of this resource group\'s subscription (synapse-auditing-role.bicep); empty: none.')
+param synapseRoleDefinitionId string = ''
 
 var roles = allowRemediation ? [
   'acdd72a7-3385-48ef-bd42-f606fba81ae7'
@@ -19,3 +21,12 @@ resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for
     principalType: 'ServicePrincipal'
   }
 }]
+
+resource synapseWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (allowRemediation && !empty(synapseRoleDefinitionId)) {
+  name: guid(resourceGroup().id, principalId, 'synapse-auditing-writer')
+  properties: {
+    roleDefinitionId: synapseRoleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}

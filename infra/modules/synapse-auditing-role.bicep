@@ -17,8 +17,8 @@ resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Synapse/workspaces/read'
           'Microsoft.Synapse/workspaces/auditingSettings/read'
           'Microsoft.Synapse/workspaces/auditingSettings/write'
+          // Read only: remediation writes the auditingSettings policy, never the extended one.
           'Microsoft.Synapse/workspaces/extendedAuditingSettings/read'
-          'Microsoft.Synapse/workspaces/extendedAuditingSettings/write'
           // Polling the long-running PUT reads the workspace's async operation results and statuses.
           'Microsoft.Synapse/workspaces/operationResults/read'
           'Microsoft.Synapse/workspaces/operationStatuses/read'

@@ -30,6 +30,8 @@ export type ReportQuery = { format: (typeof REPORT_FORMATS)[number]; filters: Re
 export function parseReportQuery(params: Iterable<[string, string]>): { ok: true; query: ReportQuery } | { ok: false; reason: string } {
   const raw: Record<string, string> = {};
   for (const [key, value] of params) {
+    // The Functions host authenticates `?code=<function key>` but leaves it in the query string.
+    if (key === "code") continue;
     if (key in raw) return { ok: false, reason: `parameter '${key}' is given more than once; use a comma-separated list` };
     raw[key] = value;
   }

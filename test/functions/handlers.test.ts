@@ -175,6 +175,9 @@ describe("HTTP API", () => {
     assert.equal(again.status, 304);
     const other = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=synapse-workspace", headers: { "if-none-match": etag } }), context("report"));
     assert.equal(other.status, 200);
+    // The function key in the URL, as a browser or curl sends it, is the host's business, not a filter.
+    const keyed = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=sql-server&code=c2VjcmV0LWtleQ==", headers: { "if-none-match": etag } }), context("report"));
+    assert.equal(keyed.status, 304);
     for (const [format, type] of [["html", /^text\/html/], ["csv", /^text\/csv/], ["sarif", /^application\/sarif\+json/], ["markdown", /^text\/markdown/]] as const) {
       const rendered = await complianceReport(new HttpRequest({ method: "GET", url: `http://localhost/api/compliance?format=${format}` }), context("report"));
       assert.equal(rendered.status, 200);
