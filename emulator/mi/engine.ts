@@ -915,10 +915,12 @@ class MiSession implements SqlSession {
     const resource = args.get("@resource");
     let rc: number;
     let error: TsqlError | undefined;
+    let info: SqlMessage | undefined;
     if (resource === null || resource === undefined || !ownerType) rc = -999;
     else if (ownerType === "Transaction" && !this.tran) {
       rc = -999;
-      error = proc === "sp_getapplock" ? errors.applockNoTransaction() : errors.applockNotHeld(toText(resource));
+      if (proc === "sp_getapplock") info = { ...errors.applockNoTransaction(), lineNumber: stmt.line };
+      else error = errors.applockNotHeld(toText(resource));
     } else if (proc === "sp_getapplock") {
       const modeText = toText(args.get("@lockmode") ?? null);
       const mode = lockModes.find((m) => m.toLowerCase() === modeText.toLowerCase()) as LockMode | undefined;
@@ -935,7 +937,7 @@ class MiSession implements SqlSession {
       env.vars.set(key, convert({ type: T.int, value: rc }, env.vars.get(key)!.type));
     }
     if (error) throw error;
-    return { kind: "done" };
+    return { kind: "done", ...(info ? { infos: [info] } : {}) };
   }
 
   // ---------------------------------------------------------------------------------------------- audit DDL

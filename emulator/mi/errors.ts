@@ -31,14 +31,14 @@ export const errors = {
   noPermission: () => sqlError(15247, "User does not have permission to perform this action.", 16),
   loginNotFound: (name: string) => sqlError(15151, `Cannot find the login '${name}', because it does not exist or you do not have permission.`, 16),
   loginExists: (name: string) => sqlError(15025, `The server principal '${name}' already exists.`, 16),
-  /** 4613 for a grantor without the permission (or CONTROL SERVER) [unverified number]. */
+  /** 4613, database engine error list. */
   grantorLacks: () => sqlError(4613, "Grantor does not have GRANT permission.", 16),
-  /** Only an Entra-authenticated session may create Entra logins; 33159 [unverified number]. */
+  /** Only an Entra-authenticated session may create Entra logins: 33159, database engine error list. */
   entraOnly: (name: string) =>
     sqlError(33159, `Principal '${name}' could not be created. Only connections established with Active Directory accounts can create other Active Directory users.`, 16),
-  /** 33130 [unverified number]; the message is the one Azure SQL shows. */
+  /** 33130, database engine error list. */
   principalNotFound: (name: string) => sqlError(33130, `Principal '${name}' could not be found or this principal type is not supported.`, 16),
-  /** 33131: documented (learn.microsoft.com, "Microsoft Entra logins and users with nonunique display names"). */
+  /** 33131, database engine error list and "Microsoft Entra logins and users with nonunique display names". */
   duplicateDisplayName: (name: string) =>
     sqlError(33131, `Principal '${name}' has a duplicate display name. Make the display name unique in Azure Active Directory and execute this statement again.`, 16),
   doesNotExist: (verb: "alter" | "drop", what: string, name: string) =>
@@ -50,21 +50,23 @@ export const errors = {
   queueDelay: () => sqlError(33227, "The specified value for QUEUE_DELAY is not valid. Specify either 0 or 1000 and higher.", 16),
   specNeedsDisabled: () => sqlError(33229, "Changes to an audit specification must be done while the audit specification is disabled.", 16),
   specExistsForAudit: (audit: string) => sqlError(33230, `An audit specification for audit '${audit}' already exists.`, 16),
-  /** 33073 chosen over 15151 for a missing FOR SERVER AUDIT target — [unverified], reference §3.2 says "likely". */
+  /** 33073 "Cannot find %S_MSG '%.*ls' or you do not have the required permissions." (database engine error list); the "server audit" substitution is [unverified]. */
   auditNotFound: (audit: string) => sqlError(33073, `Cannot find server audit '${audit}' or you do not have the required permissions.`, 16),
   /**
-   * MI refuses TO FILE, ON_FAILURE = SHUTDOWN, BACKUP TO DISK and more; the exact MI error is [unverified]: 40517 is
-   * the documented Azure SQL "not supported" error and the closest match.
+   * MI refuses TO FILE, BACKUP TO DISK and more: 40517 is Azure SQL's documented "Keyword or statement option … is not
+   * supported" error; that MI raises it for each of these is [unverified].
    */
   notSupported: (option: string) => sqlError(40517, `Keyword or statement option '${option}' is not supported in this version of SQL Server.`, 16),
-  /** State changes inside a user transaction: 574 chosen over 226 — [unverified] (reference §3.2). */
+  /** 33533, from the database engine error list: MI has no ON_FAILURE = SHUTDOWN. */
+  shutdownNotSupported: () => sqlError(33533, "SHUTDOWN on failure option is not supported in this version of SQL Server.", 16),
+  /** 574 "%ls statement cannot be used inside a user transaction." exists; that audit STATE changes raise it is [unverified] (reference §3.2). */
   notInTransaction: (statement: string) => sqlError(574, `${statement} statement cannot be used inside a user transaction.`, 16),
   noTransaction: (verb: "COMMIT" | "ROLLBACK") =>
     verb === "COMMIT"
       ? sqlError(3902, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.", 16)
       : sqlError(3903, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.", 16),
-  /** Text from the sp_getapplock docs: Transaction-owned locks need a transaction. Number [unverified]. */
-  applockNoTransaction: () => sqlError(1223, "You attempted to acquire a transactional application lock without an active transaction.", 16),
+  /** 15626 at severity 10: a message, not an error; sp_getapplock then returns -999 (database engine error list). */
+  applockNoTransaction: (): SqlMessage => ({ number: 15626, state: 1, class: 10, message: "You attempted to acquire a transactional application lock without an active transaction.", lineNumber: 1 }),
   applockNotHeld: (resource: string) =>
     sqlError(1223, `Cannot release the application lock (Database Principal: 'public', Resource: '${resource}') because it is not currently held.`, 16),
   databaseMissing: (name: string) => sqlError(911, `Database '${name}' does not exist. Make sure that the name is entered correctly.`, 16),

@@ -598,7 +598,7 @@ class Parser {
           this.expectPunct("=");
           if (this.acceptWord("CONTINUE")) o.onFailure = "CONTINUE";
           else if (this.acceptWord("FAIL_OPERATION")) o.onFailure = "FAIL_OPERATION";
-          else if (this.isWord("SHUTDOWN")) throw errors.notSupported("SHUTDOWN");
+          else if (this.isWord("SHUTDOWN")) throw errors.shutdownNotSupported();
           else throw this.fail();
           break;
         case "STATE":
