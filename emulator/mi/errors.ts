@@ -19,7 +19,8 @@ export const errors = {
   syntax: (near: string, line = 1) => sqlError(102, `Incorrect syntax near '${near}'.`, 15, 1, line),
   syntaxKeyword: (keyword: string, line = 1) => sqlError(156, `Incorrect syntax near the keyword '${keyword}'.`, 15, 1, line),
   unclosedQuote: (rest: string, line = 1) => sqlError(105, `Unclosed quotation mark after the character string '${rest}'.`, 15, 1, line),
-  unclosedIdentifier: (rest: string, line = 1) => sqlError(1038 /* closest documented; [unverified] */, `Unclosed quotation mark after the character string '${rest}'.`, 15, 1, line),
+  /** An unclosed [identifier: SQL Server reports it as an unclosed quotation mark too (105); [unverified] on MI. */
+  unclosedIdentifier: (rest: string, line = 1) => sqlError(105, `Unclosed quotation mark after the character string '${rest}'.`, 15, 1, line),
   mustDeclare: (name: string) => sqlError(137, `Must declare the scalar variable "${name}".`, 15, 2),
   alreadyDeclared: (name: string) => sqlError(134, `The variable name '${name}' has already been declared. Variable names must be unique within a query batch or stored procedure.`, 15),
   invalidObject: (name: string) => sqlError(208, `Invalid object name '${name}'.`, 16),
