@@ -1,9 +1,14 @@
-import sql from "mssql";
+import { Connection, Request, TYPES } from "tedious";
+import type { ConnectionConfiguration } from "tedious";
 import type { TokenCredential } from "@azure/core-auth";
 
 /**
  * The T-SQL side of a Managed Instance: reads the server audit catalog in one round trip and applies a plan's
- * statements in order under an application lock, over mssql/tedious with certificate checks on.
+ * statements in order under an application lock, over one tedious connection with certificate checks on.
+ *
+ * One connection, not an mssql pool: a pool's connect() opens a test connection and closes it before the first
+ * request opens another, so every scan would log in twice (two TLS handshakes, two login audit records on the
+ * instance). The application lock belongs to the session, so everything must run on one connection anyway.
  *
  * The connect override keeps the instance's real name for TLS: tedious sends `options.serverName` as SNI and
  * checks the certificate against it, while the socket goes to `connect.host:port` — how Azure's gateway routes,
@@ -79,25 +84,22 @@ export class SqlStatementError extends Error {
 
 export class SqlLockTimeoutError extends Error {}
 
-export function connectionConfig(target: SqlTarget, access: SqlAccess): sql.config {
+export function connectionConfig(target: SqlTarget, access: SqlAccess): ConnectionConfiguration {
   return {
     server: target.connect?.host ?? target.serverName,
-    port: target.connect?.port ?? target.port ?? 1433,
-    database: target.database ?? "master",
     authentication: { type: "token-credential", options: { credential: access.credential } },
-    connectionTimeout: access.connectTimeoutMs ?? 15_000,
-    requestTimeout: access.requestTimeoutMs ?? 30_000,
-    // One connection: the application lock is owned by the session, so every statement must run on it.
-    pool: { min: 0, max: 1, idleTimeoutMillis: 5_000 },
-    validateConnection: false,
     options: {
+      port: target.connect?.port ?? target.port ?? 1433,
+      database: target.database ?? "master",
       encrypt: access.encryption === "mandatory" ? true : "strict",
       trustServerCertificate: false,
       serverName: target.serverName,
       appName: "AuditGuard",
+      connectTimeout: access.connectTimeoutMs ?? 15_000,
+      requestTimeout: access.requestTimeoutMs ?? 30_000,
       ...(access.caPem ? { cryptoCredentialsDetails: { ca: [access.caPem] } } : {}),
     },
-  } as sql.config;
+  };
 }
 
 const str = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
@@ -147,32 +149,45 @@ export function parseAuditCatalog(recordsets: ReadonlyArray<ReadonlyArray<Record
 }
 
 function toStatementError(error: unknown, index: number, statement: string): SqlStatementError {
-  const e = error as { message?: string; number?: number; state?: number; class?: number; originalError?: { info?: { number?: number; state?: number; class?: number; message?: string } } };
-  const info = e.originalError?.info;
-  return new SqlStatementError(
-    e.message ?? info?.message ?? String(error),
-    e.number ?? info?.number,
-    e.state ?? info?.state,
-    e.class ?? info?.class,
-    index,
-    statement,
-  );
+  const e = error as { message?: string; number?: number; state?: number; class?: number };
+  return new SqlStatementError(e.message ?? String(error), e.number, e.state, e.class, index, statement);
 }
 
+type Row = Record<string, unknown>;
+type Parameter = { name: string; type: (typeof TYPES)[keyof typeof TYPES]; value: unknown; length?: number };
+
 export class SqlAuditConnection {
-  private constructor(private readonly pool: sql.ConnectionPool) {}
+  private constructor(private readonly connection: Connection) {}
 
   static async open(target: SqlTarget, access: SqlAccess): Promise<SqlAuditConnection> {
-    const pool = new sql.ConnectionPool(connectionConfig(target, access));
-    // A failed connect leaves an 'error' listener-less pool; swallow its late events, the caller gets the rejection.
-    pool.on("error", () => undefined);
-    await pool.connect();
-    return new SqlAuditConnection(pool);
+    const connection = new Connection(connectionConfig(target, access));
+    // A socket error after login surfaces on the next request; an unheard 'error' event would end the process.
+    connection.on("error", () => undefined);
+    await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
+    return new SqlAuditConnection(connection);
+  }
+
+  /** Runs one request and collects its result sets (a new one at each column metadata), rows as objects. */
+  private run(sql: string, parameters: readonly Parameter[] = []): Promise<Row[][]> {
+    return new Promise((resolve, reject) => {
+      const recordsets: Row[][] = [];
+      let names: string[] = [];
+      const request = new Request(sql, (error) => (error ? reject(error) : resolve(recordsets)));
+      request.on("columnMetadata", (columns: Array<{ colName: string }> | Record<string, { colName: string }>) => {
+        names = (Array.isArray(columns) ? columns : Object.values(columns)).map((c) => c.colName);
+        recordsets.push([]);
+      });
+      request.on("row", (columns: Array<{ value: unknown }>) => {
+        recordsets.at(-1)!.push(Object.fromEntries(names.map((name, i) => [name, columns[i]?.value ?? null])));
+      });
+      for (const p of parameters) request.addParameter(p.name, p.type, p.value, p.length === undefined ? undefined : { length: p.length });
+      if (parameters.length) this.connection.execSql(request);
+      else this.connection.execSqlBatch(request);
+    });
   }
 
   async readCatalog(): Promise<RawAuditCatalog> {
-    const result = await this.pool.request().batch(READ_AUDIT_CATALOG);
-    return parseAuditCatalog(result.recordsets as unknown as Array<Array<Record<string, unknown>>>);
+    return parseAuditCatalog(await this.run(READ_AUDIT_CATALOG));
   }
 
   /**
@@ -180,25 +195,23 @@ export class SqlAuditConnection {
    * remediating the same instance serialise instead of interleaving; `work` gets a runner for statements.
    */
   async withRemediationLock<T>(work: (run: (statements: readonly string[]) => Promise<number>) => Promise<T>, lockTimeoutMs = 30_000): Promise<T> {
-    const lock = await this.pool
-      .request()
-      .input("resource", sql.NVarChar(255), APPLOCK_RESOURCE)
-      .input("timeout", sql.Int, lockTimeoutMs)
-      .query<{ result: number; spid: number }>(
-        "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;",
-      );
-    const code = Number(lock.recordset[0]?.result);
-    const spid = Number(lock.recordset[0]?.spid);
+    const [rows] = await this.run(
+      "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;",
+      [
+        { name: "resource", type: TYPES.NVarChar, value: APPLOCK_RESOURCE, length: 255 },
+        { name: "timeout", type: TYPES.Int, value: lockTimeoutMs },
+      ],
+    );
+    const code = Number(rows?.[0]?.result);
+    const spid = Number(rows?.[0]?.spid);
     if (!(code >= 0)) throw new SqlLockTimeoutError(`could not take the remediation lock on the instance (sp_getapplock returned ${code})`);
     if (!Number.isInteger(spid)) throw new Error("the instance did not report its session id");
     try {
       return await work((statements) => this.runGuarded(statements, spid));
     } finally {
-      await this.pool
-        .request()
-        .input("resource", sql.NVarChar(255), APPLOCK_RESOURCE)
-        .query("EXEC sp_releaseapplock @Resource = @resource, @LockOwner = 'Session';")
-        .catch(() => undefined);
+      await this.run("EXEC sp_releaseapplock @Resource = @resource, @LockOwner = 'Session';", [{ name: "resource", type: TYPES.NVarChar, value: APPLOCK_RESOURCE, length: 255 }]).catch(
+        () => undefined,
+      );
     }
   }
 
@@ -212,7 +225,7 @@ export class SqlAuditConnection {
     for (const [index, statement] of statements.entries()) {
       const guarded = `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
       try {
-        await this.pool.request().batch(guarded);
+        await this.run(guarded);
       } catch (error) {
         throw toStatementError(error, index, statement);
       }
@@ -227,6 +240,10 @@ export class SqlAuditConnection {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    if (this.connection.closed) return;
+    await new Promise<void>((resolve) => {
+      this.connection.once("end", () => resolve());
+      this.connection.close();
+    });
   }
 }

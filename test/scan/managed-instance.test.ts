@@ -118,8 +118,14 @@ async function asDba<T>(name: string, run: (pool: sql.ConnectionPool) => Promise
 }
 
 describe("the TDS endpoint and the SQL adapter", () => {
-  it("reads the audit catalog with a token login over verified TLS", async () => {
+  it("reads the audit catalog with a token login over verified TLS: one login, one catalog round trip", async () => {
+    const before = emu.requestCounts();
     const observed = await readManagedInstanceSql(env, targets.get("mi-compliant")!);
+    const after = emu.requestCounts();
+    // One login per read: each login is a record in the instance's own audit, so a scan must not add two.
+    assert.equal(after.tdsLogins - before.tdsLogins, 1);
+    // tedious's session-options batch after login, then the catalog batch.
+    assert.equal(after.tdsRequests - before.tdsRequests, 2);
     assert.equal(observed.engineEdition, 8);
     assert.equal(observed.loginName, "auditguard-scanner");
     assert.deepEqual(observed.audits.map((a) => [a.name, a.target.kind, a.isStateEnabled, a.status]), [["auditguard", "EXTERNAL_MONITOR", true, "STARTED"]]);
