@@ -1,6 +1,10 @@
 // Bundles the Functions app for deployment (package.json "main"): one ESM entry that registers the functions,
 // with the scanner split into a chunk loaded on first invocation. @azure/functions-core is the worker's own.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
+
+// Chunk names carry content hashes: without a clean folder, every earlier build's chunks would ship too.
+rmSync("dist/bundle", { recursive: true, force: true });
 
 await build({
   entryPoints: { functions: "src/functions/index.ts" },
