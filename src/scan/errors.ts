@@ -43,7 +43,8 @@ const SQL_PERMISSION: Record<number, string> = {
 
 // tedious's transient list (lib/transient-error-lookup.js) plus deadlock and lock timeout.
 const SQL_TRANSIENT = new Set([4060, 10928, 10929, 40197, 40501, 40613, 1205, 1222, 49918, 49919, 49920]);
-const NODE_TRANSIENT = new Set(["ETIMEOUT", "ESOCKET", "ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ECONNCLOSED", "EHOSTUNREACH"]);
+// ECLOSE and EINVALIDSTATE are tedious's: the connection went away during or before a request; a new one may work.
+const NODE_TRANSIENT = new Set(["ETIMEOUT", "ESOCKET", "ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ECONNCLOSED", "EHOSTUNREACH", "ECLOSE", "EINVALIDSTATE"]);
 
 interface ErrorLike {
   name?: string;

@@ -41,3 +41,10 @@ test("secrets in messages are redacted", () => {
   const d = describeError(new Error("PUT failed with storageAccountAccessKey AccountKey=abcdefghijklmnopqrstuvwxyz0123456789=="), "write-auditing-policy", MI);
   assert.doesNotMatch(d.message, /abcdefghij/);
 });
+
+test("a connection lost during or before a request (tedious ECLOSE, EINVALIDSTATE, ESOCKET) is transient; a bad certificate is not", () => {
+  for (const code of ["ECLOSE", "EINVALIDSTATE", "ESOCKET"]) {
+    assert.equal(describeError({ name: "RequestError", code, message: "Connection closed before request completed." }, "read-sql-audit", MI).transient, true, code);
+  }
+  assert.equal(describeError({ name: "ConnectionError", code: "EINSTLOOKUP", message: "x" }, "read-sql-audit", MI).transient, false);
+});
