@@ -42,7 +42,7 @@ test("secrets in messages are redacted", () => {
   assert.doesNotMatch(d.message, /abcdefghij/);
 });
 
-test("a connection lost during or before a request (tedious ECLOSE, EINVALIDSTATE, ESOCKET) is transient; a bad certificate is not", () => {
+test("a connection lost during or before a request (tedious ECLOSE, EINVALIDSTATE, ESOCKET) is transient; an instance-lookup failure is not", () => {
   for (const code of ["ECLOSE", "EINVALIDSTATE", "ESOCKET"]) {
     assert.equal(describeError({ name: "RequestError", code, message: "Connection closed before request completed." }, "read-sql-audit", MI).transient, true, code);
   }
