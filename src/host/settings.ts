@@ -4,8 +4,7 @@ import { z } from "zod";
  * The Function App's settings (local.settings.sample.json lists each with its local default). Read once and
  * validated: a bad setting stops the app with a message that names it, instead of failing later in a handler.
  */
-export const SCAN_QUEUE = "auditguard-scan-requests";
-export const SCAN_POISON_QUEUE = `${SCAN_QUEUE}-poison`;
+export { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
 
 const settingsSchema = z.object({
   AUDITGUARD_BASELINE_PATH: z.string().min(1).default("auditguard.yaml"),

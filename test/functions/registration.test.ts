@@ -63,3 +63,31 @@ test("local.settings.sample.json lists every setting the app reads, with local d
 function pick(value: Record<string, unknown> | undefined, keys: string[]) {
   return Object.fromEntries(keys.map((k) => [k, value?.[k]]));
 }
+
+test("registering the functions loads @azure/functions and the registrations only; the scanner waits for the first call", () => {
+  // What the entry imports statically, followed through the bundle's chunks, by the sources its source maps name.
+  const dir = join(process.cwd(), "dist/bundle");
+  const seen = new Set<string>();
+  const sources = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = readFileSync(join(dir, file), "utf8");
+    for (const s of (JSON.parse(readFileSync(join(dir, `${file}.map`), "utf8")) as { sources: string[] }).sources) sources.add(s);
+    for (const m of code.matchAll(/(?:^|[;}\s])import\s*(?:\{[^}]*\}\s*from\s*|[\w$]+\s+from\s*)?"\.\/([^"]+)"/g)) visit(m[1]!);
+  };
+  visit(pkg.main.replace("dist/bundle/", ""));
+  // A package's own source maps name it as webpack://<package>/…; ours are paths, theirs under node_modules/.
+  const packageOf = (path: string) => {
+    const parts = path.split("/");
+    return parts.slice(0, parts[0]!.startsWith("@") ? 2 : 1).join("/");
+  };
+  const owners = new Set(
+    [...sources].map((s) => (s.startsWith("webpack://") ? packageOf(s.slice("webpack://".length)) : s.includes("node_modules/") ? packageOf(s.split("node_modules/").at(-1)!) : s.replace(/^(\.\.\/)+/, ""))),
+  );
+  // @azure/functions and what it depends on; then only the registration modules.
+  const functionsPkg = JSON.parse(readFileSync(join(process.cwd(), "node_modules/@azure/functions/package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const library = new Set(["@azure/functions", ...Object.keys(functionsPkg.dependencies ?? {})]);
+  const unexpected = [...owners].filter((o) => !library.has(o) && !o.startsWith("src/functions/") && o !== "src/host/queue-names.ts");
+  assert.deepEqual(unexpected, [], "loaded at registration");
+});
