@@ -4,8 +4,9 @@ import { startEmulator } from "../emulator/server.js";
 import { generateFleet } from "../emulator/fleet/generate.js";
 import type { GenerateFleetOptions } from "../emulator/fleet/generate.js";
 
-const options = JSON.parse(process.argv[2] ?? "{}") as GenerateFleetOptions;
+const options = JSON.parse(process.argv[2] ?? "{}") as GenerateFleetOptions & { liftLogAnalyticsRateLimit?: boolean };
 const { fleet } = generateFleet(options);
+if (options.liftLogAnalyticsRateLimit) fleet.logAnalyticsRateLimit = false;
 const emulator = await startEmulator({ fleet });
 process.stdout.write(
   `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner, ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}) })}\n`,

@@ -21,6 +21,7 @@ import { providerId } from "./estate/ids.js";
 import { createLogAnalyticsHandler, createResourceGraphHandler } from "./kusto/index.js";
 import { managedInstanceSqlEndpoint } from "./sql-endpoint.js";
 import { isAuthorized } from "./arm/rbac.js";
+import { UserQuota } from "./arm/ratelimit.js";
 import { callerScopedGraphStore } from "./arm/graph-scope.js";
 
 /**
@@ -136,8 +137,10 @@ function logAnalyticsAccess(context: ServiceContext, request: EmulatorRequest, o
   };
 }
 
-/** Log Analytics' own authentication, faults and the mounted query handler. */
+/** Log Analytics' own authentication, per-identity query rate, faults and the mounted query handler. */
 function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined, nowMs: () => number): EmulatorHandler {
+  const limit = context.estate.fleet.logAnalyticsRateLimit;
+  const quota = limit ? new UserQuota(limit.requests, limit.windowSeconds * 1000, nowMs) : undefined;
   return async (request: EmulatorRequest) => {
     const header = request.headers["authorization"];
     const token = header && /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
@@ -152,6 +155,11 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
     }
     const denied = logAnalyticsAccess(context, request, check.claims.oid);
     if (denied) return denied;
+    const taken = quota?.take(String(check.claims.oid));
+    if (taken && taken.remaining < 0) {
+      // The error body's code is [unverified]; the status and Retry-After are what clients act on.
+      return logAnalyticsError(429, "ThrottledError", "Too many requests. Please retry after some time.", { "retry-after": String(Math.max(1, Math.ceil(taken.resetsAfterMs / 1000))) });
+    }
     const fault = context.faults.forHttp("logAnalytics");
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === "throttle") {

@@ -249,6 +249,13 @@ export const fleetSchema = z
     /** Answer 429 past Resource Graph's per-user quota (15 queries / 5 s); otherwise it is only reported in headers. */
     enforceResourceGraphQuota: z.boolean().default(false),
     rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
+    /**
+     * Log Analytics' query rate per identity: 200 queries per 30 s (Azure Monitor service limits); past it, 429
+     * with Retry-After. `false` lifts it (the benchmark, which measures the scanner and not the quota).
+     */
+    logAnalyticsRateLimit: z
+      .union([z.literal(false), z.object({ requests: z.number().int().min(1), windowSeconds: z.number().positive() }).strict()])
+      .default({ requests: 200, windowSeconds: 30 }),
     subscriptions: z.array(subscription).min(1),
     faults: faults.prefault({}),
     /** What a generated baseline should say about this fleet (the designated workspace, the allowed backup accounts). */

@@ -6,6 +6,7 @@ import { MonitorClient } from "@azure/arm-monitor";
 import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { LogsQueryClient } from "@azure/monitor-query-logs";
 import type { ArmThrottle } from "./arm-throttle.js";
+import type { LogsRateLimit } from "./logs-rate-limit.js";
 
 /**
  * Where Azure is and how to trust it. Production leaves everything at the public-cloud defaults; the emulator
@@ -33,6 +34,8 @@ export interface AzureContext {
   /** Extra CA certificates to trust (PEM), e.g. the emulator's; replaces the default list for these clients. */
   caPem?: string;
   throttle: ArmThrottle;
+  /** Keeps this identity's Log Analytics queries inside the service's per-identity rate; none: unpaced. */
+  logsRateLimit?: LogsRateLimit;
 }
 
 const scope = (audience: string) => `${audience.replace(/\/+$/, "")}/.default`;
@@ -93,6 +96,7 @@ export class AzureClients {
     this.logsClient ??= new LogsQueryClient(this.context.credential, {
       endpoint: this.context.endpoints.logAnalytics,
       credentials: { scopes: [scope(this.context.endpoints.logAnalyticsAudience)] },
+      ...(this.context.logsRateLimit ? { additionalPolicies: [{ policy: this.context.logsRateLimit.policy(), position: "perRetry" as const }] } : {}),
       ...this.tls(),
     });
     return this.logsClient;

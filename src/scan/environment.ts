@@ -5,6 +5,7 @@ import type { Baseline } from "../core/policy/schema.js";
 import { AzureClients, PUBLIC_CLOUD } from "../azure/clients.js";
 import type { AzureEndpoints } from "../azure/clients.js";
 import { ArmThrottle } from "../azure/arm-throttle.js";
+import { LogsRateLimit } from "../azure/logs-rate-limit.js";
 import type { SqlEncryption } from "../azure/sql-audit.js";
 
 /**
@@ -38,7 +39,14 @@ export function createScanEnvironment(baseline: Baseline, options: { credential?
     caPem = readFileSync(path, "utf8");
   }
   const credential = options.credential ?? new DefaultAzureCredential();
-  const clients = new AzureClients({ credential, endpoints: endpointsFrom(baseline), ...(caPem ? { caPem } : {}), throttle: new ArmThrottle() });
+  const rate = baseline.scan.logAnalyticsRate;
+  const clients = new AzureClients({
+    credential,
+    endpoints: endpointsFrom(baseline),
+    ...(caPem ? { caPem } : {}),
+    throttle: new ArmThrottle(),
+    logsRateLimit: new LogsRateLimit({ requests: rate.requests, windowMs: rate.windowSeconds * 1000 }),
+  });
   return {
     baseline,
     credential,

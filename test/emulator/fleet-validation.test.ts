@@ -187,6 +187,6 @@ describe("fleet JSON Schema", () => {
     const { readFileSync } = await import("node:fs");
     const { fleetJsonSchema } = await import("../../emulator/fleet/json-schema.js");
     const committed = JSON.parse(readFileSync(shippedFleet("fleet.schema.json"), "utf8")) as unknown;
-    assert.deepEqual(committed, JSON.parse(JSON.stringify(fleetJsonSchema())), "regenerate: node --import tsx emulator/fleet/json-schema.ts emulator/fleets/fleet.schema.json");
+    assert.deepEqual(committed, JSON.parse(JSON.stringify(fleetJsonSchema())), "regenerate: npm run schemas");
   });
 });
