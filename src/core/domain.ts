@@ -22,6 +22,8 @@ export interface ObservationError {
   code: string;
   message: string;
   missingPermission?: string;
+  /** Throttling, a timeout, a dropped connection: reading again later may succeed. */
+  transient?: boolean;
 }
 
 /** Each part of an observation is read on its own and can fail on its own. */
@@ -191,6 +193,8 @@ export interface TargetResult {
   exemption?: { reason: string; expires?: string };
   /** The look-back window the activity rules read, when activity was read. */
   activityWindow?: { from: string; to: string };
+  /** Status `error` from transient failures only: scanning again in a few minutes may succeed. */
+  retryable?: boolean;
 }
 
 /** How a change is shown to people and tools: the exact statement, or the PUT line and its JSON body. */

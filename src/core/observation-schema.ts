@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Observation } from "./domain.js";
 
 /** Validates a saved observation (`auditguard plan --observation`), so a hand-edited file fails clearly. */
-const error = z.object({ code: z.string(), message: z.string(), missingPermission: z.string().optional() }).strict();
+const error = z.object({ code: z.string(), message: z.string(), missingPermission: z.string().optional(), transient: z.boolean().optional() }).strict();
 const observed = <T extends z.ZodType>(value: T) => z.union([z.object({ ok: z.literal(true), value }).strict(), z.object({ ok: z.literal(false), error }).strict()]);
 
 const auditTarget = z.union([

@@ -11,6 +11,7 @@ import { buildReport } from "../core/report/build.js";
 import { renderReport } from "../core/report/render.js";
 import { redact } from "../core/redaction.js";
 import { hostServices } from "./services.js";
+import { MAX_DEQUEUE_COUNT } from "./queue-names.js";
 import { parseReportQuery } from "./report-query.js";
 
 /** Every hour by default (AUDITGUARD_SCHEDULE): enumerate the estate and queue one scan request per target. */
@@ -22,8 +23,9 @@ export async function scheduledScan(timer: Timer, context: InvocationContext): P
 
 /**
  * Scans one target per queue message. A malformed message is moved to the poison queue at once (retrying
- * cannot fix it); a failure of storage or of the function itself is recorded as an attempt and rethrown, so the
- * host retries and, after maxDequeueCount, poisons the message.
+ * cannot fix it); a failure of storage or of the function itself, or a scan that failed for transient reasons
+ * only, is recorded as an attempt and rethrown, so the host retries it (a transient scan failure is stored as
+ * the result on the last attempt instead) and, after maxDequeueCount, poisons the message.
  */
 export async function scanWorker(message: unknown, context: InvocationContext): Promise<void> {
   const services = await hostServices();
@@ -37,7 +39,8 @@ export async function scanWorker(message: unknown, context: InvocationContext): 
     return;
   }
   try {
-    const result = await processScanRequest(services, request);
+    const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
+    const result = await processScanRequest(services, request, { lastAttempt: !(attempt < MAX_DEQUEUE_COUNT) });
     context.log(`scan ${request.scanId}: ${request.target.id} is ${result.status}${result.reason ? `: ${redact(result.reason)}` : ""}`);
   } catch (error) {
     const reason = redact(error instanceof Error ? error.message : String(error));

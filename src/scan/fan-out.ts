@@ -69,8 +69,20 @@ export async function enqueueScan(services: FanOutServices, options: { trigger: 
   return { scanId, targets };
 }
 
-/** One worker invocation: scan the target, store the result, publish its events, and close the scan if last. */
-export async function processScanRequest(services: FanOutServices, request: ScanRequest): Promise<TargetResult> {
+/** A target whose scan failed for transient reasons only, left for the queue to retry. */
+export class RetryLaterError extends Error {
+  constructor(readonly result: TargetResult) {
+    super(`transient failure, retried by the queue: ${result.reason ?? "no reason given"}`);
+    this.name = "RetryLaterError";
+  }
+}
+
+/**
+ * One worker invocation: scan the target, store the result, publish its events, and close the scan if last. A
+ * result in error for transient reasons only is not stored but thrown as RetryLaterError, so the host retries
+ * the message minutes later; on the last attempt it is stored as it is.
+ */
+export async function processScanRequest(services: FanOutServices, request: ScanRequest, options: { lastAttempt?: boolean } = {}): Promise<TargetResult> {
   const now = services.now ?? (() => new Date());
   const { store } = services;
   const result = await scanTarget(services.env, request.target, {
@@ -79,6 +91,7 @@ export async function processScanRequest(services: FanOutServices, request: Scan
     ...(request.mode ? { mode: request.mode } : {}),
     lock: async (target) => ((await store.acquireLease(target.id, request.scanId, 10 * 60_000)) ? () => store.releaseLease(target.id, request.scanId) : undefined),
   });
+  if (result.status === "error" && result.retryable && !options.lastAttempt) throw new RetryLaterError(result);
   await store.saveResult(toStoredResult(result));
   for (const event of eventsForResult(result, { source: services.eventSource, now: now() })) await services.events.send(event);
   await store.recordProgress(request.scanId, request.target.id, result.status, result.reason);

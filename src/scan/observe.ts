@@ -18,7 +18,7 @@ async function attempt<T>(operation: Operation, resource: string, read: () => Pr
     return { ok: true, value: await read() };
   } catch (error) {
     const d = describeError(error, operation, resource);
-    const e: ObservationError = { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}) };
+    const e: ObservationError = { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}), ...(d.transient ? { transient: true } : {}) };
     return { ok: false, error: e };
   }
 }

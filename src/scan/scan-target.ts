@@ -1,4 +1,4 @@
-import type { Finding, ManagedInstanceSql, Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { Finding, ManagedInstanceSql, Observation, Target, TargetResult, TargetStatus } from "../core/domain.js";
 import { evaluate } from "../core/evaluate.js";
 import { plan } from "../core/plan.js";
 import { exemptionFor, modeFor } from "../core/scope.js";
@@ -20,6 +20,12 @@ export interface ScanTargetOptions {
   mode?: "off" | "plan" | "enforce";
   /** Serialises remediation of one target across scanners (Table storage lease); returns a release function. */
   lock?: (target: Target) => Promise<(() => Promise<void>) | undefined>;
+}
+
+/** Whether every part of the observation that could not be read failed for a transient reason (and one did). */
+function onlyTransientFailures(observation: Observation): boolean {
+  const failed = [observation.diagnosticSettings, observation.sql, observation.auditingPolicy, observation.activity].flatMap((part) => (part && !part.ok ? [part.error] : []));
+  return failed.length > 0 && failed.every((e) => e.transient === true);
 }
 
 function statusOf(findings: readonly Finding[], applied: boolean): { status: TargetStatus; reason?: string } {
@@ -58,7 +64,8 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
     if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
     if (mode !== "enforce" || !actions.length) {
       const { status, reason } = statusOf(findings, false);
-      return { ...base, status, ...(reason ? { reason } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
+      const retryable = status === "error" && onlyTransientFailures(observation);
+      return { ...base, status, ...(reason ? { reason } : {}), ...(retryable ? { retryable } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
     }
     const release = options.lock ? await options.lock(target) : undefined;
     if (options.lock && !release) {
@@ -92,6 +99,6 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
   } catch (error) {
     // Only a bug or a cancellation gets here: observation catches per part.
     const d = describeError(error, "inventory", target.id);
-    return { ...base, status: "error", reason: formatReason(d), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
+    return { ...base, status: "error", reason: formatReason(d), ...(d.transient ? { retryable: true } : {}), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
   }
 }
