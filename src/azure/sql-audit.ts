@@ -76,10 +76,31 @@ export class SqlStatementError extends Error {
     readonly severity: number | undefined,
     readonly statementIndex: number,
     readonly statement: string,
+    /** The driver's code when the statement never got an answer (ECLOSE, ETIMEOUT…): its outcome is unknown. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = "SqlStatementError";
   }
+}
+
+/**
+ * tedious hands several errors of one request over as an AggregateError with no number and an empty message
+ * (SQL Server often sends two: Msg 300 then 297 for a missing VIEW SERVER STATE). The first numbered one is the
+ * cause; every message is kept.
+ */
+export function unwrapRequestError(error: unknown): unknown {
+  if (!(error instanceof AggregateError)) return error;
+  const inner = error.errors as Array<{ message?: string; number?: number; state?: number; class?: number; code?: string }>;
+  const first = inner.find((e) => typeof e?.number === "number") ?? inner[0];
+  if (!first) return error;
+  return Object.assign(new Error(inner.map((e) => e?.message ?? String(e)).join(" "), { cause: error }), {
+    name: "RequestError",
+    ...(first.number !== undefined ? { number: first.number } : {}),
+    ...(first.state !== undefined ? { state: first.state } : {}),
+    ...(first.class !== undefined ? { class: first.class } : {}),
+    ...(first.code !== undefined ? { code: first.code } : {}),
+  });
 }
 
 export class SqlLockTimeoutError extends Error {}
@@ -149,8 +170,11 @@ export function parseAuditCatalog(recordsets: ReadonlyArray<ReadonlyArray<Record
 }
 
 function toStatementError(error: unknown, index: number, statement: string): SqlStatementError {
-  const e = error as { message?: string; number?: number; state?: number; class?: number };
-  return new SqlStatementError(e.message ?? String(error), e.number, e.state, e.class, index, statement);
+  const e = error as { message?: string; number?: number; state?: number; class?: number; code?: string };
+  // No SQL number but a driver code: the statement never got an answer, so it may or may not have run.
+  const unanswered = e.number === undefined && typeof e.code === "string";
+  const message = unanswered ? `${e.message ?? String(error)} (the statement's outcome is unknown: it may have run)` : (e.message ?? String(error));
+  return new SqlStatementError(message, e.number, e.state, e.class, index, statement, typeof e.code === "string" ? e.code : undefined);
 }
 
 type Row = Record<string, unknown>;
@@ -168,11 +192,12 @@ export class SqlAuditConnection {
   }
 
   /** Runs one request and collects its result sets (a new one at each column metadata), rows as objects. */
-  private run(sql: string, parameters: readonly Parameter[] = []): Promise<Row[][]> {
+  private run(sql: string, parameters: readonly Parameter[] = [], timeoutMs?: number): Promise<Row[][]> {
     return new Promise((resolve, reject) => {
       const recordsets: Row[][] = [];
       let names: string[] = [];
-      const request = new Request(sql, (error) => (error ? reject(error) : resolve(recordsets)));
+      const request = new Request(sql, (error) => (error ? reject(unwrapRequestError(error)) : resolve(recordsets)));
+      if (timeoutMs !== undefined) request.setTimeout(timeoutMs);
       request.on("columnMetadata", (columns: Array<{ colName: string }> | Record<string, { colName: string }>) => {
         names = (Array.isArray(columns) ? columns : Object.values(columns)).map((c) => c.colName);
         recordsets.push([]);
@@ -201,6 +226,9 @@ export class SqlAuditConnection {
         { name: "resource", type: TYPES.NVarChar, value: APPLOCK_RESOURCE, length: 255 },
         { name: "timeout", type: TYPES.Int, value: lockTimeoutMs },
       ],
+      // Longer than the lock wait, so contention ends as sp_getapplock's own answer, never as a cancelled request
+      // that might leave the lock granted but unseen.
+      lockTimeoutMs + 10_000,
     );
     const code = Number(rows?.[0]?.result);
     const spid = Number(rows?.[0]?.spid);

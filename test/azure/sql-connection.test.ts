@@ -21,3 +21,23 @@ test("endpoints.sqlEncryption defaults to strict and refuses anything but strict
   assert.equal(loadBaselineText("version: 1\nendpoints: { sqlEncryption: mandatory }\n", "a.yaml").endpoints.sqlEncryption, "mandatory");
   assert.throws(() => loadBaselineText("version: 1\nendpoints: { sqlEncryption: optional }\n", "a.yaml"), /sqlEncryption/);
 });
+
+test("several errors of one request (tedious's AggregateError) keep the first SQL number and every message", async () => {
+  const { unwrapRequestError } = await import("../../src/azure/sql-audit.js");
+  const { describeError } = await import("../../src/scan/errors.js");
+  const pair = new AggregateError(
+    [
+      Object.assign(new Error("VIEW SERVER STATE permission was denied on object 'server', database 'master'."), { number: 300, state: 1, class: 14 }),
+      Object.assign(new Error("The user does not have permission to perform this action."), { number: 297, state: 1, class: 16 }),
+    ],
+    "",
+  );
+  const unwrapped = unwrapRequestError(pair) as Error & { number?: number };
+  assert.equal(unwrapped.number, 300);
+  assert.match(unwrapped.message, /VIEW SERVER STATE permission was denied.*does not have permission/);
+  const described = describeError(unwrapped, "read-sql-audit", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi");
+  assert.equal(described.code, "SQL300");
+  assert.match(described.missingPermission ?? "", /VIEW SERVER SECURITY STATE/);
+  const single = new Error("x");
+  assert.equal(unwrapRequestError(single), single);
+});
