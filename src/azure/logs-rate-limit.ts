@@ -7,8 +7,9 @@ import { retryAfterMs } from "./arm-throttle.js";
  * Log Analytics answers at most 200 queries per 30 seconds per Microsoft Entra identity (Azure Monitor service
  * limits, "Log queries and language"), whatever the workspace. A scan queries each target's logs, so a large
  * estate scanned at full concurrency would spend most of its queries on 429s. This keeps one identity's queries
- * inside the limit (a sliding window, first come first served), and a 429 that still arrives (another process
- * with the same identity) pauses every query until its Retry-After. The policy sits per retry, so the SDK's own
+ * inside the limit (a sliding window, first come first served) within this process, and a 429 that still arrives
+ * (another process with the same identity, such as another Functions instance) pauses every query here until its
+ * Retry-After, for one window at most. The policy sits per retry, so the SDK's own
  * Retry-After handling still applies and each retry takes a slot too.
  */
 export interface LogsRateLimitOptions {
@@ -16,6 +17,7 @@ export interface LogsRateLimitOptions {
   windowMs: number;
   /** Used when a 429 carries no Retry-After. */
   defaultRetryAfterMs?: number;
+  /** A monotonic clock in ms (performance.now by default), so a wall-clock step does not stall the window. */
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
 }
@@ -56,7 +58,7 @@ export class LogsRateLimit {
 
   constructor(private readonly options: LogsRateLimitOptions) {
     if (!(options.requests >= 1) || !(options.windowMs > 0)) throw new Error("a Log Analytics rate limit needs at least one request per window");
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
     this.sleep = options.sleep ?? sleeper;
     this.windowMs = options.windowMs + Math.min(1_000, options.windowMs * 0.1);
   }
@@ -68,6 +70,8 @@ export class LogsRateLimit {
         const now = this.now();
         while (this.sent.length && this.sent[0]! <= now - this.windowMs) this.sent.shift();
         const wait = Math.max(this.pausedUntil - now, this.sent.length >= this.options.requests ? this.sent[0]! + this.windowMs - now : 0);
+        // A query given up while it queued must not spend a slot.
+        if (signal?.aborted) throw new AbortError("The operation was aborted.");
         if (wait <= 0) {
           this.sent.push(now);
           return;
@@ -90,8 +94,11 @@ export class LogsRateLimit {
         const response = await next(request);
         if (response.status === 429) {
           this.stats.throttled++;
-          const now = this.now();
-          this.pausedUntil = Math.max(this.pausedUntil, now + (retryAfterMs(response.headers, now) ?? this.options.defaultRetryAfterMs ?? 5_000));
+          // Retry-After may be an HTTP date, so it is read against the wall clock; the pause is capped at one
+          // window, so a far-off Retry-After cannot stall every query in the process (the SDK's retry still
+          // honours the full value for the request it concerns).
+          const after = retryAfterMs(response.headers, Date.now()) ?? this.options.defaultRetryAfterMs ?? 5_000;
+          this.pausedUntil = Math.max(this.pausedUntil, this.now() + Math.min(after, this.options.windowMs));
         }
         return response;
       },

@@ -69,3 +69,12 @@ test("a waiter that is aborted gives up without holding back the ones behind it"
 test("a limit without a single request per window is refused", () => {
   assert.throws(() => new LogsRateLimit({ requests: 0, windowMs: 1000 }), /at least one request/);
 });
+
+test("a far-off Retry-After pauses the other queries for one window at most", async () => {
+  const clock = fakeClock();
+  const limit = new LogsRateLimit({ requests: 100, windowMs: 30_000, now: clock.now, sleep: clock.sleep });
+  const start = clock.now();
+  await limit.policy().sendRequest(request(), respond(429, { "retry-after": "3600" }));
+  await limit.policy().sendRequest(request(), respond(200));
+  assert.equal(clock.now(), start + 30_000);
+});

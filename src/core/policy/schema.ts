@@ -153,7 +153,8 @@ export const baselineSchema = z
         concurrency: z.number().int().min(1).max(256).default(16),
         deadlineMinutes: z.number().positive().max(24 * 60).default(50),
         targetTimeoutSeconds: z.number().int().positive().max(3600).default(120),
-        // Log Analytics' documented per-identity limit; lower it when other tools query with the same identity.
+        // Log Analytics' documented per-identity limit, paced per process; lower it when other processes (other
+        // Functions instances, other tools) query with the same identity, or rely on the 429 pause.
         logAnalyticsRate: z
           .object({ requests: z.number().int().min(1).max(100_000).default(200), windowSeconds: z.number().positive().max(3600).default(30) })
           .strict()
