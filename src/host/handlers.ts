@@ -6,7 +6,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@a
 import type { TargetResult } from "../core/domain.js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { enqueueScan, InvalidScanRequestError, parseScanRequest, processScanRequest, recordPoisonedRequest } from "../scan/fan-out.js";
+import { enqueueScan, InvalidScanRequestError, parseScanRequest, processScanRequest, recordPoisonedRequest, ScanClosingError } from "../scan/fan-out.js";
 import { buildReport } from "../core/report/build.js";
 import { renderReport } from "../core/report/render.js";
 import { redact } from "../core/redaction.js";
@@ -44,7 +44,8 @@ export async function scanWorker(message: unknown, context: InvocationContext): 
     context.log(`scan ${request.scanId}: ${request.target.id} is ${result.status}${result.reason ? `: ${redact(result.reason)}` : ""}`);
   } catch (error) {
     const reason = redact(error instanceof Error ? error.message : String(error));
-    await services.store.recordProgress(request.scanId, request.target.id, "attempt-failed", reason).catch(() => undefined);
+    // A target whose final status is already recorded keeps it; only the scan's closing is retried.
+    if (!(error instanceof ScanClosingError)) await services.store.recordProgress(request.scanId, request.target.id, "attempt-failed", reason).catch(() => undefined);
     context.error(`scan ${request.scanId}: ${request.target.id} failed (attempt ${String(context.triggerMetadata?.dequeueCount ?? "?")}): ${reason}`);
     throw error;
   }

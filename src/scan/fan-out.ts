@@ -69,6 +69,14 @@ export async function enqueueScan(services: FanOutServices, options: { trigger: 
   return { scanId, targets };
 }
 
+/** Closing the scan failed after the target's own result and progress were stored: those stand as they are. */
+export class ScanClosingError extends Error {
+  constructor(cause: unknown) {
+    super(`the target's result is stored, but closing the scan failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "ScanClosingError";
+  }
+}
+
 /** A target whose scan failed for transient reasons only, left for the queue to retry. */
 export class RetryLaterError extends Error {
   constructor(readonly result: TargetResult) {
@@ -95,7 +103,11 @@ export async function processScanRequest(services: FanOutServices, request: Scan
   await store.saveResult(toStoredResult(result));
   for (const event of eventsForResult(result, { source: services.eventSource, now: now() })) await services.events.send(event);
   await store.recordProgress(request.scanId, request.target.id, result.status, result.reason);
-  await completeIfLast(services, request.scanId);
+  try {
+    await completeIfLast(services, request.scanId);
+  } catch (error) {
+    throw new ScanClosingError(error);
+  }
   return result;
 }
 

@@ -57,6 +57,9 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
     startedAt: startedAt.toISOString(),
     ...(exemption.state === "active" ? { exemption: { reason: exemption.reason, ...(exemption.expires ? { expires: exemption.expires } : {}) } } : {}),
   };
+  // Once remediation may have started, a failure is never handed back for a retry: the retry would find the
+  // instance fixed and the record of what was applied would be lost.
+  let remediationStarted = false;
   try {
     const observation = await observeTarget(env, target, { now: startedAt, ...(options.signal ? { signal: options.signal } : {}) });
     const findings = evaluate(env.baseline, observation, startedAt);
@@ -67,6 +70,7 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
       const retryable = status === "error" && onlyTransientFailures(observation);
       return { ...base, status, ...(reason ? { reason } : {}), ...(retryable ? { retryable } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
     }
+    remediationStarted = true;
     const release = options.lock ? await options.lock(target) : undefined;
     if (options.lock && !release) {
       return { ...base, status: "noncompliant", reason: "another scanner holds this target's remediation lease; left for it", finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
@@ -99,6 +103,6 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
   } catch (error) {
     // Only a bug or a cancellation gets here: observation catches per part.
     const d = describeError(error, "inventory", target.id);
-    return { ...base, status: "error", reason: formatReason(d), ...(d.transient ? { retryable: true } : {}), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
+    return { ...base, status: "error", reason: formatReason(d), ...(d.transient && !remediationStarted ? { retryable: true } : {}), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
   }
 }
