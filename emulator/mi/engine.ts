@@ -58,6 +58,9 @@ export class ManagedInstanceEngine implements SqlEngine {
   private readonly onAuditRecord: ((record: SqlAuditRecord) => void) | undefined;
   private readonly logins: MiLogin[];
   private readonly loginCreated = new Map<string, Date>();
+  /** principal_id by login name: fleet logins 259, 260, … in order, created ones after them. */
+  private readonly loginIds = new Map<string, number>();
+  private nextLoginId = 0;
   private readonly adminName: string | undefined;
   private readonly directory: () => readonly DirectoryObject[];
   private readonly started: Date;
@@ -82,6 +85,8 @@ export class ManagedInstanceEngine implements SqlEngine {
       this.adminName = admin.name;
       this.logins.push({ kind: "entra", ...admin, permissions: ["sysadmin"], disabled: false });
     }
+    this.logins.forEach((l, i) => this.loginIds.set(l.name.toLowerCase(), 259 + i));
+    this.nextLoginId = 259 + this.logins.length;
     this.databases = [...SYSTEM_DATABASES, ...this.state.databases.map((d) => d.name)];
     const start = this.now();
     for (const a of this.state.audits) {
@@ -203,9 +208,13 @@ export class ManagedInstanceEngine implements SqlEngine {
       login = { kind: "entra", name: stmt.name, objectId: o.objectId, ...(o.appId ? { appId: o.appId } : {}), permissions: [], disabled: false };
     }
     this.logins.push(login);
+    this.loginIds.set(stmt.name.toLowerCase(), this.nextLoginId++);
     this.loginCreated.set(stmt.name.toLowerCase(), this.now());
     return () => {
-      this.logins.splice(this.logins.indexOf(login), 1);
+      const i = this.logins.indexOf(login);
+      if (i >= 0) this.logins.splice(i, 1);
+      // Ids are not reused, as on a real server: the logins created after this one keep theirs.
+      this.loginIds.delete(stmt.name.toLowerCase());
       this.loginCreated.delete(stmt.name.toLowerCase());
     };
   }
@@ -218,18 +227,17 @@ export class ManagedInstanceEngine implements SqlEngine {
     const login = this.findLogin(stmt.principal);
     if (!login) throw errors.loginNotFound(stmt.principal);
     if (!this.hasPermission(by, "CONTROL SERVER")) throw errors.grantorLacks();
-    const before = [...login.permissions];
     const names = stmt.permissions as ServerPermission[];
-    login.permissions = stmt.kind === "grant" ? [...new Set([...login.permissions, ...names])] : login.permissions.filter((p) => !names.includes(p));
+    // The undo reverses only what this statement changed, so a rollback keeps what others committed meanwhile.
+    const changed = stmt.kind === "grant" ? names.filter((p) => !login.permissions.includes(p)) : names.filter((p) => login.permissions.includes(p));
+    login.permissions = stmt.kind === "grant" ? [...login.permissions, ...changed] : login.permissions.filter((p) => !changed.includes(p));
     return () => {
-      login.permissions = before;
+      login.permissions = stmt.kind === "grant" ? login.permissions.filter((p) => !changed.includes(p)) : [...login.permissions, ...changed.filter((p) => !login.permissions.includes(p))];
     };
   }
 
   principalId(loginName: string | undefined): number {
-    if (!loginName) return 1;
-    const i = this.logins.findIndex((l) => l.name.toLowerCase() === loginName.toLowerCase());
-    return i < 0 ? 1 : 259 + i;
+    return (loginName && this.loginIds.get(loginName.toLowerCase())) || 1;
   }
 
   findDatabase(name: string): string | undefined {
@@ -315,6 +323,8 @@ type Row = Map<string, { view: string; values: SqlValue[] } | null>;
 interface Env {
   vars: Map<string, Typed>;
   params: ReadonlyMap<string, SqlValue>;
+  /** How deep in EXEC (@sql) this batch runs: SQL Server stops at 32 (error 217). */
+  depth?: number;
   row?: Row;
   sources?: { alias: string; view: string }[];
 }
@@ -366,7 +376,7 @@ class MiSession implements SqlSession {
           const branch = this.truth(stmt.condition, env) === true ? stmt.then : stmt.else;
           if (branch && !(await this.runAll([branch], env, signal, out))) return false;
         } else if (stmt.kind === "execDynamic") {
-          await this.execDynamic(stmt, env, signal, out);
+          if (!(await this.execDynamic(stmt, env, signal, out))) return false;
         } else out.push(await this.run(stmt, env, signal));
       } catch (e) {
         if (!(e instanceof TsqlError)) throw e;
@@ -384,21 +394,24 @@ class MiSession implements SqlSession {
   }
 
   /**
-   * EXEC (@sql): the string is a batch of its own, with its own variables, parsed when it runs. Its errors are
-   * reported and end only that inner batch; the outer batch goes on.
+   * EXEC (@sql): the string is a batch of its own, with its own variables, parsed when it runs. A syntax error in
+   * it, or a statement-level error, is reported and the outer batch goes on; an error that ends a batch (THROW,
+   * XACT_ABORT, conversion) ends the outer one too. Returns false when the outer batch must end.
    */
-  private async execDynamic(stmt: Extract<Statement, { kind: "execDynamic" }>, env: Env, signal: AbortSignal, out: StatementOutcome[]): Promise<void> {
+  private async execDynamic(stmt: Extract<Statement, { kind: "execDynamic" }>, env: Env, signal: AbortSignal, out: StatementOutcome[]): Promise<boolean> {
+    const depth = (env.depth ?? 0) + 1;
+    if (depth > 32) throw sqlError(217, "Maximum stored procedure, function, trigger, or view nesting level exceeded (limit 32).", 16);
     const sql = this.eval(stmt.sql, env).value;
-    if (sql === null) return;
+    if (sql === null) return true;
     let inner: Statement[];
     try {
       inner = parseBatch(toText(sql));
     } catch (e) {
       if (!(e instanceof TsqlError)) throw e;
       out.push({ kind: "error", error: e.sql });
-      return;
+      return true;
     }
-    await this.runAll(inner, { vars: new Map(), params: new Map() }, signal, out);
+    return this.runAll(inner, { vars: new Map(), params: new Map(), depth }, signal, out);
   }
 
   async beginTransaction(): Promise<StatementOutcome> {

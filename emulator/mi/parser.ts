@@ -1,5 +1,5 @@
 import type { SqlType } from "../sql/contracts.js";
-import { errors, type TsqlError } from "./errors.js";
+import { errors, sqlError, type TsqlError } from "./errors.js";
 import { reservedKeywords, tokenize, type Token } from "./lexer.js";
 
 /**
@@ -79,7 +79,13 @@ export type StatementKind = Statement["kind"];
 
 /** Parses a whole batch. GO is a client-tool separator, not T-SQL: here it is the syntax error the server raises. */
 export function parseBatch(sql: string): Statement[] {
-  return new Parser(sql).batch();
+  try {
+    return new Parser(sql).batch();
+  } catch (e) {
+    // Blocks and expressions nested thousands deep exhaust the parser's stack: SQL Server's own answer is 191.
+    if (e instanceof RangeError) throw sqlError(191, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.", 15);
+    throw e;
+  }
 }
 
 class Parser {

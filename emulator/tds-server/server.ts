@@ -73,6 +73,8 @@ class Connection {
   private transport: Duplex | undefined;
   private raw = false;
   private strict = false;
+  /** TDS 8 is recognised by the connection's first byte only; later chunks may begin with anything. */
+  private firstChunk = true;
   private handshakeOut: Buffer[] = [];
   private rawBuffer = Buffer.alloc(0);
   private engine: SqlEngine | undefined;
@@ -114,7 +116,9 @@ class Connection {
 
   private readonly onSocketData = (chunk: Buffer): void => {
     try {
-      if (this.stage === "prelogin" && !this.tls && chunk[0] === TLS_HANDSHAKE) return this.startStrictTls(chunk);
+      const first = this.firstChunk;
+      this.firstChunk = false;
+      if (first && chunk[0] === TLS_HANDSHAKE) return this.startStrictTls(chunk);
       if (this.raw) {
         this.transport!.push(chunk);
         return;

@@ -654,6 +654,34 @@ describe("MI engine: logins, permissions and dynamic SQL (the grant script's sta
     assert.deepEqual((await ok(app, "SELECT name FROM sys.server_principals")).map((r) => r.name), [APP.displayName]);
   });
 
+  it("a ROLLBACK undoes only its own GRANT, and login ids stay put when a CREATE LOGIN is rolled back", async () => {
+    const { engine, admin } = build();
+    const other = engine.openSession({ kind: "sql", name: "dba" }, "master", client);
+    await ok(admin, `CREATE LOGIN [${APP.displayName}] FROM EXTERNAL PROVIDER;`);
+    await ok(admin, `BEGIN TRAN; GRANT VIEW SERVER STATE TO [${APP.displayName}];`);
+    await ok(other, `GRANT ALTER ANY SERVER AUDIT TO [${APP.displayName}];`);
+    await ok(admin, "ROLLBACK;");
+    const perms = await ok(admin, `SELECT p.permission_name FROM sys.server_permissions p JOIN sys.server_principals sp ON sp.principal_id = p.grantee_principal_id WHERE sp.name = N'${APP.displayName}' ORDER BY p.permission_name`);
+    assert.deepEqual(perms.map((r) => r.permission_name), ["ALTER ANY SERVER AUDIT", "CONNECT SQL"], "the other session's committed grant survives");
+    const idOf = async (name: string) => (await ok(admin, `SELECT SUSER_ID(N'${name}') AS id`))[0]!.id;
+    const appId = await idOf(APP.displayName);
+    await ok(admin, "BEGIN TRAN; CREATE LOGIN [temp-login] WITH PASSWORD = 'test-only-pw-7'; ROLLBACK;");
+    assert.equal(await idOf("temp-login"), null);
+    assert.equal(await idOf(APP.displayName), appId);
+  });
+
+  it("dynamic SQL nests; a THROW inside it ends the outer batch too; blocks nested too deep are error 191", async () => {
+    const { admin } = build();
+    // Each level doubles the quotes, so five levels is as deep as a test string stays small.
+    let nested = "SELECT 7 AS a";
+    for (let i = 0; i < 5; i++) nested = `EXEC (N'${nested.replaceAll("'", "''")}')`;
+    assert.deepEqual(await ok(admin, nested), [{ a: 7 }]);
+    const out = await run(admin, "EXEC (N'THROW 50010, N''inner'', 1;'); SELECT 2 AS after_throw;");
+    assert.ok(out[0]!.kind === "error" && out[0]!.error.number === 50010);
+    assert.equal(out.length, 1, "the statement after the EXEC did not run");
+    await fails(admin, `${"IF 1 = 1 BEGIN ".repeat(20000)}SELECT 1${" END".repeat(20000)}`, 191);
+  });
+
   it("EXEC (@sql) runs the string as its own batch; QUOTENAME quotes a name so it cannot break out of the statement", async () => {
     const { admin } = build();
     const evil = "DECLARE @n sysname = N'evil]; DROP SERVER AUDIT x; --'; ";
