@@ -9,16 +9,20 @@ import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } f
  * pauses the whole subscription, and a low x-ms-ratelimit-remaining-subscription-* header spaces requests out
  * before ARM starts refusing them.
  */
-export interface ArmThrottleOptions {
+/** What every pacing policy here takes: the pause for a bare 429, and a clock and sleep tests can replace. */
+export interface PacingOptions {
+  /** Used when a 429 carries no Retry-After. */
+  defaultRetryAfterMs?: number;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
+}
+
+export interface ArmThrottleOptions extends PacingOptions {
   /** Requests in flight per subscription at most. */
   maxInFlightPerSubscription?: number;
   /** Below this many remaining requests, space requests by `pacingMs`. */
   lowWaterMark?: number;
   pacingMs?: number;
-  /** Used when a 429 carries no Retry-After. */
-  defaultRetryAfterMs?: number;
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
 }
 
 export interface ArmThrottleStats {
@@ -61,7 +65,8 @@ function remainingOf(headers: { get(name: string): string | undefined }): number
   return values.length ? Math.min(...values) : undefined;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignalLike) =>
+/** setTimeout as a promise that an abort signal rejects; the pacing policies wait with it. */
+export const abortableSleep = (ms: number, signal?: AbortSignalLike) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortError("The operation was aborted."));
     const timer = setTimeout(() => {
@@ -87,7 +92,7 @@ export class ArmThrottle {
       pacingMs: options.pacingMs ?? 250,
       defaultRetryAfterMs: options.defaultRetryAfterMs ?? 5_000,
       now: options.now ?? Date.now,
-      sleep: options.sleep ?? defaultSleep,
+      sleep: options.sleep ?? abortableSleep,
     };
   }
 

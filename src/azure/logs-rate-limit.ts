@@ -1,7 +1,8 @@
 import type { AbortSignalLike } from "@azure/abort-controller";
 import { AbortError } from "@azure/abort-controller";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { retryAfterMs } from "./arm-throttle.js";
+import { abortableSleep, retryAfterMs } from "./arm-throttle.js";
+import type { PacingOptions } from "./arm-throttle.js";
 
 /**
  * Log Analytics answers at most 200 queries per 30 seconds per Microsoft Entra identity (Azure Monitor service
@@ -12,14 +13,10 @@ import { retryAfterMs } from "./arm-throttle.js";
  * Retry-After, for one window at most. The policy sits per retry, so the SDK's own
  * Retry-After handling still applies and each retry takes a slot too.
  */
-export interface LogsRateLimitOptions {
+/** `now` defaults to performance.now: a monotonic clock, so a wall-clock step does not stall the window. */
+export interface LogsRateLimitOptions extends PacingOptions {
   requests: number;
   windowMs: number;
-  /** Used when a 429 carries no Retry-After. */
-  defaultRetryAfterMs?: number;
-  /** A monotonic clock in ms (performance.now by default), so a wall-clock step does not stall the window. */
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
 }
 
 export interface LogsRateLimitStats {
@@ -27,20 +24,6 @@ export interface LogsRateLimitStats {
   throttled: number;
   waitedMs: number;
 }
-
-const sleeper = (ms: number, signal?: AbortSignalLike) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError("The operation was aborted."));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError("The operation was aborted."));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 export class LogsRateLimit {
   readonly stats: LogsRateLimitStats = { requests: 0, throttled: 0, waitedMs: 0 };
@@ -59,7 +42,7 @@ export class LogsRateLimit {
   constructor(private readonly options: LogsRateLimitOptions) {
     if (!(options.requests >= 1) || !(options.windowMs > 0)) throw new Error("a Log Analytics rate limit needs at least one request per window");
     this.now = options.now ?? (() => performance.now());
-    this.sleep = options.sleep ?? sleeper;
+    this.sleep = options.sleep ?? abortableSleep;
     this.windowMs = options.windowMs + Math.min(1_000, options.windowMs * 0.1);
   }
 
