@@ -118,6 +118,14 @@ function logAnalyticsError(status: number, code: string, message: string, header
   return { status, headers, json: { error: { message, code, correlationId: randomUUID() } } };
 }
 
+/** Log Analytics' 429, from its rate limit or an injected fault. The body's error code is [unverified]. */
+function logAnalyticsThrottled(retryAfterSeconds: number, retryAfterMs?: number): EmulatorResponse {
+  return logAnalyticsError(429, "ThrottledError", "Too many requests. Please retry after some time.", {
+    "retry-after": String(retryAfterSeconds),
+    ...(retryAfterMs !== undefined ? { "retry-after-ms": String(retryAfterMs) } : {}),
+  });
+}
+
 /**
  * Workspace queries need read access to the workspace (resource-centric ones to the resource), as Log Analytics'
  * RBAC check does; unknown workspaces are left to the query handler's own not-found answer.
@@ -156,18 +164,10 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
     const denied = logAnalyticsAccess(context, request, check.claims.oid);
     if (denied) return denied;
     const taken = quota?.take(String(check.claims.oid));
-    if (taken && taken.remaining < 0) {
-      // The error body's code is [unverified]; the status and Retry-After are what clients act on.
-      return logAnalyticsError(429, "ThrottledError", "Too many requests. Please retry after some time.", { "retry-after": String(Math.max(1, Math.ceil(taken.resetsAfterMs / 1000))) });
-    }
+    if (taken && taken.remaining < 0) return logAnalyticsThrottled(Math.max(1, Math.ceil(taken.resetsAfterMs / 1000)));
     const fault = context.faults.forHttp("logAnalytics");
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-    if (fault.kind === "throttle") {
-      return logAnalyticsError(429, "ThrottledError", "Too many requests. Please retry after some time.", {
-        "retry-after": String(fault.retryAfterSeconds),
-        ...(fault.retryAfterMs !== undefined ? { "retry-after-ms": String(fault.retryAfterMs) } : {}),
-      });
-    }
+    if (fault.kind === "throttle") return logAnalyticsThrottled(fault.retryAfterSeconds, fault.retryAfterMs);
     if (fault.kind === "server-error") return logAnalyticsError(500, "InternalServerError", "An internal error occurred.");
     if (!inner) return logAnalyticsError(501, "NotImplemented", "The Log Analytics query service is not mounted in this emulator instance.");
     return inner(request);

@@ -58,7 +58,7 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
           state: (saved[mi.id.toLowerCase()] ?? mi.sql ?? {}) as MiStateInput,
           now: () => estate.now(),
           onAuditRecord: (record) => void estate.appendAuditRecord(mi.id, record),
-          directory: () => directory,
+          directory,
         }),
       );
     }

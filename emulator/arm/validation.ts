@@ -37,7 +37,7 @@ export function validateAuditingPut(body: Buffer, synapse: boolean, extended: bo
   const monitor = bool("isAzureMonitorTargetEnabled") ?? false;
   // A storage endpoint without a key means the server's system-assigned identity writes the audit blobs (the
   // REST reference of storageAccountAccessKey, seeds/synapse-auditing-settings-rest-api.txt); Azure records that.
-  const managedIdentity = bool("isManagedIdentityInUse") ?? (p.state === "Enabled" && !!str("storageEndpoint") && !str("storageAccountAccessKey"));
+  const managedIdentity = bool("isManagedIdentityInUse") ?? (p.state === "Enabled" && !!storageEndpoint && !str("storageAccountAccessKey"));
   if (p.state === "Enabled" && !storageEndpoint && !monitor) {
     return {
       ok: false,

@@ -77,15 +77,15 @@ export class TokenAuthority {
     return { token: `${signingInput}.${b64url(signature)}`, claims };
   }
 
-  /**
-   * Verifies signature, issuer, expiry and that the audience is one of `audiences` (compared without a trailing
-   * slash, as Azure accepts both forms).
-   */
   // Tokens whose signature already checked out, by their exact text: a client sends the same token thousands of
   // times an hour, and an RSA verification per request was the emulator's largest cost after TLS. Everything
   // else (issuer, lifetime, audience) is still checked on every request.
   private readonly signatureChecked = new Map<string, TokenClaims>();
 
+  /**
+   * Verifies signature, issuer, expiry and that the audience is one of `audiences` (compared without a trailing
+   * slash, as Azure accepts both forms).
+   */
   verify(token: string, audiences: readonly string[], nowMs = Date.now()): TokenCheck {
     let claims = this.signatureChecked.get(token);
     if (!claims) {

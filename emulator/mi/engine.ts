@@ -28,7 +28,7 @@ export interface ManagedInstanceEngineOptions {
   /** Called once per audit record, per STARTED audit whose enabled specification holds the event's group. */
   onAuditRecord?: (record: SqlAuditRecord) => void;
   /** The tenant's Microsoft Entra directory, for CREATE LOGIN … FROM EXTERNAL PROVIDER. None: no Entra login can be created. */
-  directory?: () => readonly DirectoryObject[];
+  directory?: readonly DirectoryObject[];
 }
 
 export interface DirectoryObject {
@@ -62,7 +62,7 @@ export class ManagedInstanceEngine implements SqlEngine {
   private readonly loginIds = new Map<string, number>();
   private nextLoginId = 0;
   private readonly adminName: string | undefined;
-  private readonly directory: () => readonly DirectoryObject[];
+  private readonly directory: readonly DirectoryObject[];
   private readonly started: Date;
   private readonly databases: string[];
   readonly audits = new Map<number, AuditObject>();
@@ -76,7 +76,7 @@ export class ManagedInstanceEngine implements SqlEngine {
     this.now = options.now ?? (() => new Date());
     this.onAuditRecord = options.onAuditRecord;
     this.state = miStateSchema.parse(options.state ?? {});
-    this.directory = options.directory ?? (() => []);
+    this.directory = options.directory ?? [];
     this.started = this.now();
     const admin = this.state.entraAdmin;
     // Logins change (CREATE LOGIN, GRANT, REVOKE): the engine keeps its own copies; exportLogins() hands them back.
@@ -201,7 +201,7 @@ export class ManagedInstanceEngine implements SqlEngine {
       if (by.kind !== "entra") throw errors.entraOnly(stmt.name);
       const wanted = stmt.source.objectId?.toLowerCase();
       // Display names need not be unique in Entra ID; WITH OBJECT_ID names the object itself.
-      const found = this.directory().filter((o) => (wanted ? o.objectId.toLowerCase() === wanted : o.displayName.toLowerCase() === stmt.name.toLowerCase()));
+      const found = this.directory.filter((o) => (wanted ? o.objectId.toLowerCase() === wanted : o.displayName.toLowerCase() === stmt.name.toLowerCase()));
       if (found.length === 0) throw errors.principalNotFound(stmt.name);
       if (found.length > 1) throw errors.duplicateDisplayName(stmt.name);
       const o = found[0]!;

@@ -604,7 +604,7 @@ describe("MI engine: logins, permissions and dynamic SQL (the grant script's sta
           { name: "reader", password: "test-only-pw-2", permissions: ["VIEW ANY DEFINITION"] },
         ],
       },
-      directory: () => directory,
+      directory,
     });
     const admin = engine.openSession({ kind: "entra", name: "sql-admins", objectId: ADMIN_OID }, "master", client);
     return { engine, admin };
