@@ -38,15 +38,15 @@ export async function scanWorker(message: unknown, context: InvocationContext): 
     await services.poison.send({ rejected: reason, message: typeof message === "string" ? message.slice(0, 4000) : message });
     return;
   }
+  const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
   try {
-    const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
     const result = await processScanRequest(services, request, { lastAttempt: !(attempt < MAX_DEQUEUE_COUNT) });
     context.log(`scan ${request.scanId}: ${request.target.id} is ${result.status}${result.reason ? `: ${redact(result.reason)}` : ""}`);
   } catch (error) {
     const reason = redact(error instanceof Error ? error.message : String(error));
     // A target whose final status is already recorded keeps it; only the scan's closing is retried.
     if (!(error instanceof ScanClosingError)) await services.store.recordProgress(request.scanId, request.target.id, "attempt-failed", reason).catch(() => undefined);
-    context.error(`scan ${request.scanId}: ${request.target.id} failed (attempt ${String(context.triggerMetadata?.dequeueCount ?? "?")}): ${reason}`);
+    context.error(`scan ${request.scanId}: ${request.target.id} failed (attempt ${attempt}): ${reason}`);
     throw error;
   }
 }

@@ -9,7 +9,8 @@ import type { StoreConnection } from "../azure/results-store.js";
 import { JsonQueue } from "../azure/queues.js";
 import type { QueueConnection } from "../azure/queues.js";
 import type { FanOutServices } from "../scan/fan-out.js";
-import { readSettings, SCAN_POISON_QUEUE, SCAN_QUEUE } from "./settings.js";
+import { readSettings } from "./settings.js";
+import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
 
 /**
  * The services every function shares, built once per worker process from the app settings and the baseline.

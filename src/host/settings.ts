@@ -4,8 +4,6 @@ import { z } from "zod";
  * The Function App's settings (local.settings.sample.json lists each with its local default). Read once and
  * validated: a bad setting stops the app with a message that names it, instead of failing later in a handler.
  */
-export { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
-
 const settingsSchema = z.object({
   AUDITGUARD_BASELINE_PATH: z.string().min(1).default("auditguard.yaml"),
   AUDITGUARD_EVENTS_QUEUE: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { message: "a queue name: 3-63 lower-case letters, digits and single hyphens" }).default("auditguard-events"),

@@ -17,7 +17,7 @@ import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
-import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/settings.js";
+import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
 import { complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
 
 // @azure/functions is a CommonJS bundle whose classes ESM cannot see as named exports.
