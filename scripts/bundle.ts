@@ -13,7 +13,7 @@ await build({
   splitting: true,
   format: "esm",
   platform: "node",
-  target: "node20",
+  target: "node22",
   outExtension: { ".js": ".mjs" },
   external: ["@azure/functions-core"],
   // Bundled CommonJS dependencies call require(); give the ESM bundle a real one.
