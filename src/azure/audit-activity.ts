@@ -31,13 +31,13 @@ const ids = ACTIVITY_ACTION_IDS.map((id) => `"${id}"`).join(", ");
 export const AZURE_DIAGNOSTICS_QUERY = `AzureDiagnostics
 | where Category == "SQLSecurityAuditEvents"
 | where action_id_s in (${ids})
-| project TimeGenerated, action_id_s, action_name_s, class_type_s, statement_s, server_principal_name_s, database_name_s, succeeded_s, client_ip_s, _ResourceId
+| project TimeGenerated, action_id_s, action_name_s, class_type_s, statement_s, server_principal_name_s, database_name_s, succeeded_s, client_ip_s, application_name_s, _ResourceId
 | order by TimeGenerated asc
 | take ${MAX_EVENTS}`;
 
 export const DEDICATED_TABLE_QUERY = `SQLSecurityAuditEvents
 | where ActionId in (${ids})
-| project TimeGenerated, ActionId, ActionName, ClassType, Statement, ServerPrincipalName, DatabaseName, Succeeded, ClientIp, _ResourceId
+| project TimeGenerated, ActionId, ActionName, ClassType, Statement, ServerPrincipalName, DatabaseName, Succeeded, ClientIp, ApplicationName, _ResourceId
 | order by TimeGenerated asc
 | take ${MAX_EVENTS}`;
 
@@ -66,6 +66,7 @@ const AZURE_DIAGNOSTICS_COLUMNS: Columns = {
   databaseName: "database_name_s",
   succeeded: "succeeded_s",
   clientIp: "client_ip_s",
+  applicationName: "application_name_s",
   resourceId: "_ResourceId",
 };
 const DEDICATED_COLUMNS: Columns = {
@@ -77,6 +78,7 @@ const DEDICATED_COLUMNS: Columns = {
   databaseName: "DatabaseName",
   succeeded: "Succeeded",
   clientIp: "ClientIp",
+  applicationName: "ApplicationName",
   resourceId: "_ResourceId",
 };
 
@@ -91,6 +93,7 @@ function toEvent(row: Record<string, unknown>, c: Columns): AuditActivityEvent {
     databaseName: text(row[c.databaseName]),
     succeeded: succeeded(row[c.succeeded]),
     clientIp: text(row[c.clientIp]),
+    applicationName: text(row[c.applicationName]),
     resourceId: text(row[c.resourceId]),
   };
 }

@@ -108,6 +108,7 @@ export interface ActivityEvent {
   databaseName: string;
   succeeded: boolean | null;
   clientIp?: string;
+  applicationName?: string;
 }
 
 export interface ObservedActivity {

@@ -60,6 +60,7 @@ const activityEvent = z
     databaseName: z.string(),
     succeeded: z.boolean().nullable(),
     clientIp: z.string().optional(),
+    applicationName: z.string().optional(),
   })
   .strict();
 

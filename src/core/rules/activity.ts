@@ -29,7 +29,16 @@ export function isAuditTampering(event: ActivityEvent, scannerPrincipals: readon
 }
 
 const evidence = (events: ActivityEvent[]) =>
-  events.slice(0, 20).map((e) => ({ time: e.time, actionId: e.actionId, principal: e.serverPrincipalName, database: e.databaseName, statement: redact(e.statement) }));
+  events.slice(0, 20).map((e) => ({
+    time: e.time,
+    actionId: e.actionId,
+    actionName: e.actionName,
+    principal: e.serverPrincipalName,
+    database: e.databaseName,
+    ...(e.clientIp ? { clientIp: e.clientIp } : {}),
+    ...(e.applicationName ? { application: e.applicationName } : {}),
+    statement: redact(e.statement),
+  }));
 
 function withActivity(check: (activity: ObservedActivity, context: RuleContext) => RuleOutcome) {
   return (context: RuleContext): RuleOutcome => {
