@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     console.log(`  report (JSON):  ${jsonReport}`);
     console.log(`  baseline:       ${baselineFile}`);
     console.log(`  events:         Azure Storage queue '${EVENTS_QUEUE}' in Azurite (${join(stateDir, "azurite")})`);
-    console.log(`  results:        Azure Tables ${TABLE_PREFIX}Latest, ${TABLE_PREFIX}History, ${TABLE_PREFIX}Runs in the same Azurite`);
+    console.log(`  results:        Azure Tables ${TABLE_PREFIX}Latest, ${TABLE_PREFIX}Results, ${TABLE_PREFIX}Runs, ${TABLE_PREFIX}Leases in the same Azurite`);
     console.log(`  estate state:   ${snapshotFile} (delete ${stateDir} to start over)`);
     if (summary.deliveryErrors.length) console.log(`  warnings:       ${summary.deliveryErrors.join("; ")}`);
   } finally {

@@ -39,9 +39,12 @@ export function createResourceGraphHandler(store: ResourceGraphStore, options: {
     const requested = Array.isArray(body.subscriptions) ? (body.subscriptions as string[]).map((s) => s.toLowerCase()) : [...visible];
     const scope = new Set(requested.filter((s) => visible.has(s)));
     const rows = [...store.resources()].filter((r) => scope.has(String(r.subscriptionId).toLowerCase())) as Row[];
+    // ResourceContainers holds the subscriptions (and resource groups) themselves ("Azure Resource Graph table and
+    // resource type reference"); the subscriptions here are those the caller may read.
+    const containers = [...scope].map((id) => ({ id: `/subscriptions/${id}`, name: id, type: "microsoft.resources/subscriptions", subscriptionId: id })) as Row[];
     let result;
     try {
-      result = executeQuery(body.query, new Map([["Resources", rows], ["resources", rows]]), now());
+      result = executeQuery(body.query, new Map([["Resources", rows], ["resources", rows], ["ResourceContainers", containers], ["resourcecontainers", containers]]), now());
     } catch (e) {
       if (e instanceof KqlError) {
         return badRequest([

@@ -36,6 +36,8 @@ export interface AzureContext {
   throttle: ArmThrottle;
   /** Keeps this identity's Log Analytics queries inside the service's per-identity rate; none: unpaced. */
   logsRateLimit?: LogsRateLimit;
+  /** More pipeline policies for every client (ARM and Log Analytics), e.g. telemetry or a test's fault seam. */
+  additionalPolicies?: Array<{ policy: PipelinePolicy; position: "perCall" | "perRetry" }>;
 }
 
 const scope = (audience: string) => `${audience.replace(/\/+$/, "")}/.default`;
@@ -54,7 +56,7 @@ export class AzureClients {
   constructor(readonly context: AzureContext) {}
 
   private armPolicies(): Array<{ policy: PipelinePolicy; position: "perCall" | "perRetry" }> {
-    return [{ policy: this.context.throttle.policy(), position: "perRetry" }];
+    return [{ policy: this.context.throttle.policy(), position: "perRetry" }, ...(this.context.additionalPolicies ?? [])];
   }
 
   private tls() {
@@ -96,7 +98,7 @@ export class AzureClients {
     this.logsClient ??= new LogsQueryClient(this.context.credential, {
       endpoint: this.context.endpoints.logAnalytics,
       credentials: { scopes: [scope(this.context.endpoints.logAnalyticsAudience)] },
-      ...(this.context.logsRateLimit ? { additionalPolicies: [{ policy: this.context.logsRateLimit.policy(), position: "perRetry" as const }] } : {}),
+      additionalPolicies: [...(this.context.logsRateLimit ? [{ policy: this.context.logsRateLimit.policy(), position: "perRetry" as const }] : []), ...(this.context.additionalPolicies ?? [])],
       ...this.tls(),
     });
     return this.logsClient;

@@ -1,4 +1,6 @@
 import type { AzureClients } from "./clients.js";
+import { redact } from "../core/redaction.js";
+import { InventoryError } from "./errors.js";
 
 /**
  * Finds every SQL Managed Instance, SQL logical server and Synapse workspace in scope. Resource Graph answers for
@@ -24,11 +26,11 @@ export interface InventoryResult {
   source: "resource-graph" | "resource-provider-lists";
   /** Why Resource Graph was not used, when it was not. */
   fallbackReason?: string;
-  /** Subscriptions that could not be listed in fallback mode, with the reason. */
-  failures: Array<{ subscriptionId: string; message: string }>;
+  /** Parts of the scope that could not be read (a subscription not visible or not listable), each with why. */
+  unreadable: string[];
 }
 
-const TYPE_TO_KIND: Record<string, DiscoveredKind> = {
+export const TYPE_TO_KIND: Record<string, DiscoveredKind> = {
   "microsoft.sql/managedinstances": "sql-managed-instance",
   "microsoft.sql/servers": "sql-server",
   "microsoft.synapse/workspaces": "synapse-workspace",
@@ -39,6 +41,11 @@ export const INVENTORY_QUERY = `Resources
 | project id, name, type, location, resourceGroup, subscriptionId, tags, properties
 | order by id asc`;
 
+/** The subscriptions the caller can read ("ResourceContainers" holds subscriptions and resource groups). */
+export const VISIBLE_SUBSCRIPTIONS_QUERY = `ResourceContainers
+| where type =~ 'microsoft.resources/subscriptions'
+| project subscriptionId`;
+
 const PAGE_SIZE = 1000;
 
 /** Resource group and subscription as ARM ids spell them: /subscriptions/{s}/resourceGroups/{rg}/... */
@@ -46,6 +53,19 @@ export function parseResourceId(id: string): { subscriptionId: string; resourceG
   const match = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\//i.exec(id);
   if (!match) throw new Error(`not an ARM resource id: ${id}`);
   return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]! };
+}
+
+/**
+ * A top-level resource id of a kind AuditGuard scans, taken apart strictly (names as ARM allows them), or undefined:
+ * `/subscriptions/{guid}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`.
+ */
+export function parseTargetId(id: string): { subscriptionId: string; resourceGroup: string; type: string; kind: DiscoveredKind; name: string } | undefined {
+  const match = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w._()]{1,90})\/providers\/([A-Za-z.]+\/[A-Za-z]+)\/([A-Za-z0-9][A-Za-z0-9-]{0,127})$/i.exec(id);
+  if (!match) return undefined;
+  const type = match[3]!.toLowerCase();
+  const kind = TYPE_TO_KIND[type];
+  if (!kind || match[2]!.endsWith(".")) return undefined;
+  return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!, type, kind, name: match[4]! };
 }
 
 function fromGraphRow(row: Record<string, unknown>): DiscoveredResource | undefined {
@@ -65,25 +85,38 @@ function fromGraphRow(row: Record<string, unknown>): DiscoveredResource | undefi
   };
 }
 
-async function fromResourceGraph(clients: AzureClients, subscriptions: readonly string[] | undefined, signal?: AbortSignal) {
-  const resources: DiscoveredResource[] = [];
+async function graphRows(clients: AzureClients, query: string, subscriptions: readonly string[] | undefined, signal?: AbortSignal): Promise<Array<Record<string, unknown>>> {
+  const rows: Array<Record<string, unknown>> = [];
   let skipToken: string | undefined;
   do {
     const page = await clients.resourceGraph().resources(
       {
-        query: INVENTORY_QUERY,
+        query,
         ...(subscriptions?.length ? { subscriptions: [...subscriptions] } : {}),
         options: { top: PAGE_SIZE, resultFormat: "objectArray", ...(skipToken ? { skipToken } : {}) },
       },
       { abortSignal: signal },
     );
-    for (const row of (page.data as Array<Record<string, unknown>>) ?? []) {
-      const resource = fromGraphRow(row);
-      if (resource) resources.push(resource);
-    }
+    rows.push(...((page.data as Array<Record<string, unknown>>) ?? []));
     skipToken = page.skipToken;
   } while (skipToken);
-  return resources;
+  return rows;
+}
+
+/**
+ * Resource Graph answers only for the subscriptions the caller may read and says nothing of the others, so a
+ * subscription in scope that the scanner cannot see would silently look empty: each one is checked.
+ */
+async function fromResourceGraph(clients: AzureClients, subscriptions: readonly string[] | undefined, signal?: AbortSignal) {
+  const resources = (await graphRows(clients, INVENTORY_QUERY, subscriptions, signal)).flatMap((row) => fromGraphRow(row) ?? []);
+  const unreadable: string[] = [];
+  if (subscriptions?.length) {
+    const visible = new Set((await graphRows(clients, VISIBLE_SUBSCRIPTIONS_QUERY, subscriptions, signal)).map((r) => String(r.subscriptionId).toLowerCase()));
+    for (const s of subscriptions) {
+      if (!visible.has(s.toLowerCase())) unreadable.push(`subscription ${s}: not visible to the scanner's identity in Resource Graph (no role assignment, or it does not exist)`);
+    }
+  }
+  return { resources, unreadable };
 }
 
 type Listed = { id?: string; name?: string; location?: string; tags?: Record<string, string> } & Record<string, unknown>;
@@ -103,7 +136,7 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 
 async function fromProviderLists(clients: AzureClients, subscriptions: readonly string[], signal?: AbortSignal) {
   const resources: DiscoveredResource[] = [];
-  const failures: InventoryResult["failures"] = [];
+  const unreadable: string[] = [];
   for (const subscriptionId of subscriptions) {
     try {
       const options = { abortSignal: signal };
@@ -118,12 +151,24 @@ async function fromProviderLists(clients: AzureClients, subscriptions: readonly 
         ...workspaces.map((w) => fromListed("synapse-workspace", w as Listed)),
       );
     } catch (error) {
-      failures.push({ subscriptionId, message: error instanceof Error ? error.message : String(error) });
+      if (signal?.aborted) throw error;
+      unreadable.push(`subscription ${subscriptionId}: ${describe(error)}`);
     }
   }
-  return { resources, failures };
+  return { resources, unreadable };
 }
 
+const describe = (error: unknown) => {
+  const e = error as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown };
+  const code = typeof e.code === "string" ? e.code : typeof e.statusCode === "number" ? `HTTP${e.statusCode}` : typeof e.name === "string" ? e.name : "Error";
+  return redact(`${code}: ${typeof e.message === "string" ? e.message : String(error)}`);
+};
+
+/**
+ * The inventory, or an InventoryError when nothing trustworthy could be read (sign-in failed, Resource Graph and
+ * every fallback list failed): a scan of an estate it never saw must never read as a clean estate. What was read
+ * comes back with what was not (`unreadable`), which makes the scan an error for the parts it could not see.
+ */
 export async function discoverResources(
   clients: AzureClients,
   options: { subscriptions?: readonly string[]; signal?: AbortSignal; useResourceGraph?: boolean } = {},
@@ -131,18 +176,42 @@ export async function discoverResources(
   let fallbackReason: string | undefined;
   if (options.useResourceGraph !== false) {
     try {
-      const resources = await fromResourceGraph(clients, options.subscriptions, options.signal);
-      return { resources, source: "resource-graph", failures: [] };
+      const { resources, unreadable } = await fromResourceGraph(clients, options.subscriptions, options.signal);
+      return { resources, source: "resource-graph", unreadable };
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      fallbackReason = error instanceof Error ? error.message : String(error);
+      fallbackReason = describe(error);
     }
   } else {
     fallbackReason = "Resource Graph disabled by configuration";
   }
   if (!options.subscriptions?.length) {
-    throw new Error(`Resource Graph failed (${fallbackReason}) and the baseline names no subscriptions to list instead`);
+    throw new InventoryError([`Resource Graph: ${fallbackReason}`, "no fallback: the baseline's scope names no subscriptions to list one by one"]);
   }
-  const { resources, failures } = await fromProviderLists(clients, options.subscriptions, options.signal);
-  return { resources, source: "resource-provider-lists", fallbackReason, failures };
+  const { resources, unreadable } = await fromProviderLists(clients, options.subscriptions, options.signal);
+  if (unreadable.length === options.subscriptions.length) throw new InventoryError([...(options.useResourceGraph !== false ? [`Resource Graph: ${fallbackReason}`] : []), ...unreadable]);
+  return { resources, source: "resource-provider-lists", fallbackReason, unreadable };
+}
+
+/**
+ * One target, read from ARM by its id: the fact a queue message only names. Undefined when ARM says it does not
+ * exist (404); other failures are thrown as they are.
+ */
+export async function getResource(clients: AzureClients, id: string, signal?: AbortSignal): Promise<DiscoveredResource | undefined> {
+  const parsed = parseTargetId(id);
+  if (!parsed) throw new Error(`not the id of a resource AuditGuard scans: ${id}`);
+  const options = { abortSignal: signal };
+  const { subscriptionId: sub, resourceGroup: rg, name, kind } = parsed;
+  try {
+    const item =
+      kind === "sql-managed-instance"
+        ? await clients.sql(sub).managedInstances.get(rg, name, options)
+        : kind === "sql-server"
+          ? await clients.sql(sub).servers.get(rg, name, options)
+          : await clients.synapse(sub).workspaces.get(rg, name, options);
+    return fromListed(kind, item as Listed);
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
 }

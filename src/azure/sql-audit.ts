@@ -183,13 +183,29 @@ type Parameter = { name: string; type: (typeof TYPES)[keyof typeof TYPES]; value
 export class SqlAuditConnection {
   private constructor(private readonly connection: Connection) {}
 
-  static async open(target: SqlTarget, access: SqlAccess): Promise<SqlAuditConnection> {
+  /**
+   * Logs in. With a signal, the connection is closed the moment it fires, so a stalled login or request never
+   * outlives the target's budget (the caller races the call against the same signal and reports which call it was).
+   */
+  static async open(target: SqlTarget, access: SqlAccess, signal?: AbortSignal): Promise<SqlAuditConnection> {
     const connection = new Connection(connectionConfig(target, access));
     // A socket error after login surfaces on the next request; an unheard 'error' event would end the process.
     connection.on("error", () => undefined);
-    await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
-    return new SqlAuditConnection(connection);
+    const onAbort = () => connection.close();
+    if (signal?.aborted) throw new Error("the login was not attempted: the target's budget had run out");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
+    } catch (error) {
+      signal?.removeEventListener("abort", onAbort);
+      throw error;
+    }
+    const opened = new SqlAuditConnection(connection);
+    if (signal) opened.detach = () => signal.removeEventListener("abort", onAbort);
+    return opened;
   }
+
+  private detach: () => void = () => undefined;
 
   /** Runs one request and collects its result sets (a new one at each column metadata), rows as objects. */
   private run(sql: string, parameters: readonly Parameter[] = [], timeoutMs?: number): Promise<Row[][]> {
@@ -268,6 +284,7 @@ export class SqlAuditConnection {
   }
 
   async close(): Promise<void> {
+    this.detach();
     if (this.connection.closed) return;
     await new Promise<void>((resolve) => {
       this.connection.once("end", () => resolve());

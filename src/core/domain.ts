@@ -14,8 +14,10 @@ export interface Target {
   resourceGroup: string;
   location: string;
   tags: Record<string, string>;
-  /** Managed Instances: the host to connect to. */
+  /** Managed Instances: the host to connect to, as ARM reports it (checked against the DNS zone before use). */
   fullyQualifiedDomainName?: string;
+  /** Managed Instances: the instance's DNS zone, as ARM reports it. */
+  dnsZone?: string;
 }
 
 export interface ObservationError {

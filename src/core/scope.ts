@@ -22,6 +22,13 @@ export function modeFor(baseline: Baseline, kind: TargetKind): Mode {
   return baseline.modes[key] ?? baseline.mode;
 }
 
+const MODE_ORDER: Record<Mode, number> = { off: 0, plan: 1, enforce: 2 };
+
+/** The least of several modes: a request may lower what the baseline allows, never raise it. */
+export function lowestMode(first: Mode, ...others: ReadonlyArray<Mode | undefined>): Mode {
+  return others.reduce<Mode>((low, m) => (m !== undefined && MODE_ORDER[m] < MODE_ORDER[low] ? m : low), first);
+}
+
 export type ExemptionStatus =
   | { state: "none" }
   | { state: "active"; reason: string; expires?: string; rules?: string[]; source: "tag" | "list" }

@@ -6,69 +6,127 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@a
 import type { TargetResult } from "../core/domain.js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { enqueueScan, InvalidScanRequestError, parseScanRequest, processScanRequest, recordPoisonedRequest, ScanClosingError } from "../scan/fan-out.js";
+import {
+  closeOverdueScans,
+  closeScan,
+  enqueueScan,
+  InvalidScanRequestError,
+  parseScanRequest,
+  processScanRequest,
+  recordPoisonedRequest,
+  RefusedRequestError,
+  rejectionRecord,
+  ScanClosingError,
+} from "../scan/fan-out.js";
+import type { ScanRequest } from "../scan/fan-out.js";
+import { emptyCounts, newScanId } from "../scan/run-scan.js";
+import { InventoryError } from "../azure/errors.js";
+import { InvalidContinuationError } from "../azure/results-store.js";
 import { buildReport } from "../core/report/build.js";
 import { renderReport } from "../core/report/render.js";
 import { redact } from "../core/redaction.js";
 import { hostServices } from "./services.js";
+import type { HostServices } from "./services.js";
 import { MAX_DEQUEUE_COUNT } from "./queue-names.js";
 import { parseReportQuery } from "./report-query.js";
 
-/** Every hour by default (AUDITGUARD_SCHEDULE): enumerate the estate and queue one scan request per target. */
+/**
+ * Every hour by default (AUDITGUARD_SCHEDULE): close earlier scans that outlived their deadline, enumerate the
+ * estate and queue one scan request per target, then prune scans older than the retention. An inventory that
+ * could not be read is an error of the invocation (and a closed, incomplete scan record), never an empty scan.
+ */
 export async function scheduledScan(timer: Timer, context: InvocationContext): Promise<void> {
   const services = await hostServices();
-  const { scanId, targets } = await enqueueScan(services, { trigger: "timer" });
-  context.log(`scan ${scanId}: queued ${targets.length} target${targets.length === 1 ? "" : "s"}${timer.isPastDue ? " (timer was past due)" : ""}`);
+  const overdue = await closeOverdueScans(services);
+  if (overdue.length) context.warn(`closed ${overdue.length} overdue scan${overdue.length === 1 ? "" : "s"}: ${overdue.join(", ")}`);
+  try {
+    const { scanId, targets, problem } = await enqueueScan(services, { trigger: "timer" });
+    context.log(`scan ${scanId}: queued ${targets.length} target${targets.length === 1 ? "" : "s"}${timer.isPastDue ? " (timer was past due)" : ""}`);
+    if (problem) context.error(`scan ${scanId} is incomplete: ${redact(problem)}`);
+  } catch (error) {
+    if (error instanceof InventoryError) await recordFailedScan(services, "timer", error.message);
+    context.error(`the scheduled scan could not start: ${redact((error as Error).message)}`);
+    throw error;
+  } finally {
+    const pruned = await services.store.pruneScans(new Date(Date.now() - services.retentionDays * 86_400_000)).catch((e: unknown) => {
+      context.warn(`pruning old scans failed: ${redact((e as Error).message)}`);
+      return [];
+    });
+    if (pruned.length) context.log(`pruned ${pruned.length} scan${pruned.length === 1 ? "" : "s"} older than ${services.retentionDays} days`);
+  }
 }
 
 /**
- * Scans one target per queue message. A malformed message is moved to the poison queue at once (retrying
- * cannot fix it); a failure of storage or of the function itself, or a scan that failed for transient reasons
- * only, is recorded as an attempt and rethrown, so the host retries it (a transient scan failure is stored as
- * the result on the last attempt instead) and, after maxDequeueCount, poisons the message.
+ * Scans one target per queue message. A malformed, oversized, or unfounded message (no such scan, a target the
+ * scan does not expect) is moved to the poison queue at once with the reason (retrying cannot fix it); a failure of
+ * storage or of the function itself, or a scan that failed for transient reasons only, is recorded as an attempt
+ * and rethrown, so the host retries it (a transient scan failure is stored as the result on the last attempt
+ * instead) and, after maxDequeueCount, poisons the message. The scan of the target ends by the invocation's own
+ * deadline (host.json's functionTimeout, less a margin to store what was found).
  */
 export async function scanWorker(message: unknown, context: InvocationContext): Promise<void> {
   const services = await hostServices();
   let request;
   try {
-    request = parseScanRequest(typeof message === "string" ? JSON.parse(message) : message);
+    request = parseScanRequest(message);
   } catch (error) {
-    const reason = error instanceof InvalidScanRequestError ? error.message : `invalid scan request: not JSON`;
-    context.error(`${reason}; moved to the poison queue`);
-    await services.poison.send({ rejected: reason, message: typeof message === "string" ? message.slice(0, 4000) : message });
+    const reason = error instanceof InvalidScanRequestError ? error.message : "invalid scan request: it could not be read";
+    context.error(`${redact(reason)}; moved to the poison queue`);
+    await services.poison.send(rejectionRecord(message, reason));
     return;
   }
   const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const signal = AbortSignal.timeout(services.invocationBudgetMs);
   try {
-    const result = await processScanRequest(services, request, { lastAttempt: !(attempt < MAX_DEQUEUE_COUNT) });
-    context.log(`scan ${request.scanId}: ${request.target.id} is ${result.status}${result.reason ? `: ${redact(result.reason)}` : ""}`);
+    const outcome = await processScanRequest(services, request, { lastAttempt: !(attempt < MAX_DEQUEUE_COUNT), signal });
+    if (outcome.kind === "scanned") context.log(`scan ${request.scanId}: ${request.targetId} is ${outcome.result.status}${outcome.result.reason ? `: ${redact(outcome.result.reason)}` : ""}`);
+    else if (outcome.kind === "refused") context.warn(`scan ${request.scanId}: ${request.targetId} not scanned: ${outcome.reason}`);
+    else context.log(`scan ${request.scanId}: ${request.targetId} was already ${outcome.status} (a repeated delivery); nothing done`);
   } catch (error) {
+    if (error instanceof RefusedRequestError) {
+      context.error(`${redact(error.message)}; moved to the poison queue`);
+      await services.poison.send(rejectionRecord(message, error.message));
+      return;
+    }
     const reason = redact(error instanceof Error ? error.message : String(error));
     // A target whose final status is already recorded keeps it; only the scan's closing is retried.
-    if (!(error instanceof ScanClosingError)) await services.store.recordProgress(request.scanId, request.target.id, "attempt-failed", reason).catch(() => undefined);
-    context.error(`scan ${request.scanId}: ${request.target.id} failed (attempt ${attempt}): ${reason}`);
+    if (!(error instanceof ScanClosingError)) await recordAttempt(services, request, attempt, reason).catch(() => undefined);
+    context.error(`scan ${request.scanId}: ${request.targetId} failed (attempt ${attempt}): ${reason}`);
     throw error;
   }
 }
 
+async function recordAttempt(services: HostServices, request: ScanRequest, attempt: number, reason: string): Promise<void> {
+  const progress = await services.store.getProgress(request.scanId, request.targetId);
+  if (!progress || !["pending", "attempt-failed"].includes(progress.status)) return;
+  await services.store.updateProgress(request.scanId, request.targetId, { status: "attempt-failed", reason, attempts: attempt }, progress.etag);
+}
+
+async function recordFailedScan(services: HostServices, trigger: "timer" | "http", problem: string): Promise<void> {
+  const now = new Date();
+  const run = { scanId: newScanId(now), trigger, mode: services.env.baseline.mode, startedAt: now.toISOString(), expectedTargets: 0, counts: emptyCounts(), complete: false, problem };
+  await services.store.saveRun(run).catch(() => undefined);
+  await closeScan(services, run).catch(() => undefined);
+}
+
 /**
  * Scan requests that failed every attempt land here: the reason of the last attempt is recorded on the target's
- * result, so an unscannable target shows as an error with its reason, never as a silent gap.
+ * result, so an unscannable target shows as an error with its reason, never as a silent gap. Records of messages
+ * this app refused itself are left alone: their reason is in them.
  */
 export async function scanPoison(message: unknown, context: InvocationContext): Promise<void> {
   const services = await hostServices();
   let request;
   try {
-    request = parseScanRequest(typeof message === "string" ? JSON.parse(message) : message);
+    request = parseScanRequest(message);
   } catch {
-    context.warn("a malformed message reached the poison queue; it was already reported when it was rejected");
+    context.warn("a refused or malformed message is in the poison queue; its reason was recorded when it was refused");
     return;
   }
-  const progress = await services.store.listProgress(request.scanId);
-  const last = progress.find((p) => p.targetId.toLowerCase() === request.target.id.toLowerCase());
+  const last = await services.store.getProgress(request.scanId, request.targetId);
   const reason = `the scan request failed every attempt${last?.reason ? `: ${last.reason}` : ""}`;
   await recordPoisonedRequest(services, request, reason);
-  context.error(`scan ${request.scanId}: ${request.target.id}: ${reason}`);
+  context.error(`scan ${request.scanId}: ${request.targetId}: ${redact(reason)}`);
 }
 
 /**
@@ -83,9 +141,12 @@ export async function complianceReport(request: HttpRequest, context: Invocation
   if (!parsed.ok) return { status: 400, jsonBody: { error: { code: "BadRequest", message: parsed.reason } } };
   try {
     const services = await hostServices();
-    const [latest, runs] = await Promise.all([services.store.listLatest(parsed.query.filters), services.store.listRuns(200)]);
+    const scanId = await services.store.latestClosedScan();
+    const results: TargetResult[] = [];
+    if (scanId) for await (const r of services.store.scanResults(scanId, parsed.query.filters)) results.push(r.detail as TargetResult);
+    const runs = await services.store.listRuns(200);
     const report = buildReport({
-      results: latest.map((r) => r.detail as TargetResult),
+      results,
       runs: runs.map((r) => ({ scanId: r.scanId, ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}), counts: r.counts })),
       filters: parsed.query.filters,
       now: new Date(),
@@ -132,16 +193,16 @@ export async function startScan(request: HttpRequest, context: InvocationContext
   }
 }
 
-/** GET /api/scans/{scanId}: how far an on-demand or scheduled scan has come, target by target. */
+/** GET /api/scans/{scanId}[?continuation=]: how far a scan has come (counters), and its targets a page at a time. */
 export async function scanStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const scanId = request.params.scanId ?? "";
   if (!/^[A-Za-z0-9-]{1,80}$/.test(scanId)) return { status: 400, jsonBody: { error: { code: "BadRequest", message: "scanId must be 1-80 letters, digits or hyphens" } } };
+  const continuation = request.query.get("continuation") ?? undefined;
   try {
     const services = await hostServices();
     const run = await services.store.getRun(scanId);
     if (!run) return { status: 404, jsonBody: { error: { code: "NotFound", message: `no scan ${scanId}` } } };
-    const progress = await services.store.listProgress(scanId);
-    const done = progress.filter((p) => p.status !== "attempt-failed");
+    const [counters, page] = await Promise.all([services.store.readCounters(scanId), services.store.listProgress(scanId, { size: 500, ...(continuation ? { continuationToken: continuation } : {}) })]);
     return {
       status: 200,
       jsonBody: {
@@ -151,12 +212,17 @@ export async function scanStatus(request: HttpRequest, context: InvocationContex
         startedAt: run.startedAt,
         ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
         complete: run.complete,
+        closed: run.closed === true,
+        ...(run.problem ? { problem: redact(run.problem) } : {}),
         expectedTargets: run.expectedTargets,
-        finishedTargets: done.length,
-        targets: progress.map((p) => ({ targetId: p.targetId, status: p.status, ...(p.reason ? { reason: redact(p.reason) } : {}), at: p.at })),
+        finishedTargets: counters.finished,
+        counts: run.closed ? run.counts : counters.counts,
+        targets: page.items.map((p) => ({ targetId: p.targetId, status: p.status, ...(p.reason ? { reason: redact(p.reason) } : {}), at: p.at })),
+        ...(page.continuationToken ? { next: `/api/scans/${encodeURIComponent(scanId)}?continuation=${page.continuationToken}` } : {}),
       },
     };
   } catch (error) {
+    if (error instanceof InvalidContinuationError) return { status: 400, jsonBody: { error: { code: "BadRequest", message: error.message } } };
     context.error(`scan status failed: ${redact((error as Error).message)}`);
     return { status: 503, jsonBody: { error: { code: "ServiceUnavailable", message: "the results store could not be read; try again" } } };
   }

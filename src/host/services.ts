@@ -9,7 +9,7 @@ import type { StoreConnection } from "../azure/results-store.js";
 import { JsonQueue } from "../azure/queues.js";
 import type { QueueConnection } from "../azure/queues.js";
 import type { FanOutServices } from "../scan/fan-out.js";
-import { readSettings } from "./settings.js";
+import { parseFunctionTimeout, readSettings, storageServiceUris } from "./settings.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
 
 /**
@@ -19,6 +19,30 @@ import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
  */
 export interface HostServices extends FanOutServices {
   poison: JsonQueue;
+  retentionDays: number;
+  /**
+   * How long one invocation may scan: host.json's functionTimeout less a margin to store what was found and say
+   * why it stopped, so the host never kills a worker in the middle of writing.
+   */
+  invocationBudgetMs: number;
+}
+
+/** Flex Consumption's default functionTimeout is 30 minutes; host.json sets 10. */
+const DEFAULT_FUNCTION_TIMEOUT_MS = 30 * 60_000;
+
+export function invocationBudget(functionTimeoutMs: number): number {
+  return Math.max(10_000, functionTimeoutMs - Math.max(30_000, functionTimeoutMs * 0.1));
+}
+
+function functionTimeoutMs(hostJsonPath: string): number {
+  let text: string;
+  try {
+    text = readFileSync(hostJsonPath, "utf8");
+  } catch {
+    return DEFAULT_FUNCTION_TIMEOUT_MS;
+  }
+  const timeout = (JSON.parse(text) as { functionTimeout?: string }).functionTimeout;
+  return timeout ? parseFunctionTimeout(timeout) : DEFAULT_FUNCTION_TIMEOUT_MS;
 }
 
 let cached: Promise<HostServices> | undefined;
@@ -30,10 +54,12 @@ async function build(): Promise<HostServices> {
   const baseline = loadBaselineText(readFileSync(path, "utf8"), path);
   const credential: TokenCredential = new DefaultAzureCredential();
   const env = createScanEnvironment(baseline, { credential, baseDir: dirname(path) });
-  const account = settings.AzureWebJobsStorage__accountName;
-  const store: StoreConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { tableEndpoint: `https://${account}.table.core.windows.net`, credential };
-  const queues: QueueConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { queueEndpoint: `https://${account}.queue.core.windows.net`, credential };
+  const uris = storageServiceUris(settings);
+  const store: StoreConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { tableEndpoint: uris.table, credential };
+  const queues: QueueConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { queueEndpoint: uris.queue, credential };
   return {
+    retentionDays: settings.AUDITGUARD_RETENTION_DAYS,
+    invocationBudgetMs: invocationBudget(functionTimeoutMs(resolve("host.json"))),
     env,
     store: await ResultsStore.open(store, settings.AUDITGUARD_TABLE_PREFIX),
     requests: JsonQueue.connect(queues, SCAN_QUEUE),

@@ -3,7 +3,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Baseline } from "../core/policy/schema.js";
 import { AzureClients, PUBLIC_CLOUD } from "../azure/clients.js";
-import type { AzureEndpoints } from "../azure/clients.js";
+import type { AzureContext, AzureEndpoints } from "../azure/clients.js";
 import { ArmThrottle } from "../azure/arm-throttle.js";
 import { LogsRateLimit } from "../azure/logs-rate-limit.js";
 import type { SqlEncryption } from "../azure/sql-audit.js";
@@ -20,6 +20,8 @@ export interface ScanEnvironment {
   caPem?: string;
   sqlConnect?: { host: string; port: number };
   sqlEncryption: SqlEncryption;
+  /** The only DNS zone suffix whose Managed Instance hosts get the scanner's SQL token. */
+  managedInstanceDnsSuffix: string;
 }
 
 export function endpointsFrom(baseline: Baseline): AzureEndpoints {
@@ -32,7 +34,10 @@ export function endpointsFrom(baseline: Baseline): AzureEndpoints {
   };
 }
 
-export function createScanEnvironment(baseline: Baseline, options: { credential?: TokenCredential; caPem?: string; baseDir?: string } = {}): ScanEnvironment {
+export function createScanEnvironment(
+  baseline: Baseline,
+  options: { credential?: TokenCredential; caPem?: string; baseDir?: string; additionalPolicies?: AzureContext["additionalPolicies"] } = {},
+): ScanEnvironment {
   let caPem = options.caPem;
   if (!caPem && baseline.endpoints.caFile) {
     const path = baseline.endpoints.caFile.startsWith("/") || !options.baseDir ? baseline.endpoints.caFile : `${options.baseDir}/${baseline.endpoints.caFile}`;
@@ -46,6 +51,7 @@ export function createScanEnvironment(baseline: Baseline, options: { credential?
     ...(caPem ? { caPem } : {}),
     throttle: new ArmThrottle(),
     logsRateLimit: new LogsRateLimit({ requests: rate.requests, windowMs: rate.windowSeconds * 1000 }),
+    ...(options.additionalPolicies ? { additionalPolicies: options.additionalPolicies } : {}),
   });
   return {
     baseline,
@@ -53,6 +59,7 @@ export function createScanEnvironment(baseline: Baseline, options: { credential?
     clients,
     ...(caPem ? { caPem } : {}),
     sqlEncryption: baseline.endpoints.sqlEncryption,
+    managedInstanceDnsSuffix: baseline.endpoints.managedInstanceDnsSuffix,
     ...(baseline.endpoints.sqlConnect ? { sqlConnect: baseline.endpoints.sqlConnect } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { redact } from "../core/redaction.js";
+import { StoreError } from "../azure/errors.js";
 
 /**
  * Turns whatever an observe or apply step threw into a reason a DBA can act on: the service's own code and
@@ -7,6 +8,8 @@ import { redact } from "../core/redaction.js";
  */
 export type Operation =
   | "inventory"
+  | "resolve-target"
+  | "results-store"
   | "read-sql-audit"
   | "apply-sql-audit"
   | "read-auditing-policy"
@@ -31,6 +34,7 @@ const ARM_PERMISSION: Partial<Record<Operation, string>> = {
   "write-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/write — role Monitoring Contributor",
   "read-activity": "Microsoft.Insights/logs/read on the resource, or Log Analytics Reader on its workspace",
   inventory: "Microsoft.ResourceGraph/resources/read and */read on the scope — role Reader",
+  "resolve-target": "*/read on the resource — role Reader",
 };
 
 // Login/permission failures on a Managed Instance, and what they mean for AuditGuard.
@@ -62,13 +66,26 @@ function sqlNumber(e: ErrorLike): number | undefined {
   return undefined;
 }
 
-export function describeError(error: unknown, operation: Operation, resource: string): DescribedError {
+/**
+ * `signal` is the signal the failed call ran under: cancellation and timeouts are recognised by it (and by the
+ * errors this module's budget raises), never by words in a message — a SQL error whose text says "aborted" is a
+ * SQL error.
+ */
+export function describeError(error: unknown, operation: Operation, resource: string, signal?: AbortSignal): DescribedError {
+  if (error instanceof CallTimeoutError) return { code: "Timeout", message: redact(error.message), transient: true };
+  if (error instanceof ScanStoppedError) return { code: "Cancelled", message: redact(error.message), transient: true };
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof CallTimeoutError || reason instanceof TargetBudgetExceeded) return { code: "Timeout", message: redact(reason.message), transient: true };
+    return { code: "Cancelled", message: redact(reason instanceof Error ? reason.message : "the scan was cancelled"), transient: true };
+  }
+  if (error instanceof StoreError) {
+    const inner = describeError(error.cause, "results-store", resource);
+    return { code: "StoreUnavailable", message: redact(`${error.message}: ${inner.code}: ${inner.message}`), transient: inner.transient };
+  }
+  if (error instanceof UntrustedTargetError) return { code: error.code, message: redact(error.message), transient: false };
   const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as ErrorLike;
   const message = redact(e.message ?? String(error));
-
-  if (e.name === "AbortError" || /aborted|deadline reached|scan cancelled/i.test(message)) {
-    return { code: "Cancelled", message, transient: true };
-  }
   if (typeof e.statusCode === "number") {
     const code = typeof e.code === "string" ? e.code : `HTTP${e.statusCode}`;
     const described: DescribedError = { code, message, transient: e.statusCode === 429 || e.statusCode >= 500 || e.statusCode === 408 };
@@ -98,4 +115,39 @@ export function describeError(error: unknown, operation: Operation, resource: st
 export function formatReason(described: DescribedError): string {
   const base = `${described.code}: ${described.message}`;
   return described.missingPermission ? `${base} — missing permission: ${described.missingPermission}` : base;
+}
+
+/** One call of a target did not answer within what was left of the target's budget. */
+export class CallTimeoutError extends Error {
+  override readonly name = "CallTimeoutError";
+  constructor(
+    readonly call: string,
+    readonly budgetSeconds: number,
+  ) {
+    super(`${call} did not answer within the target's budget of ${budgetSeconds} s (scan.targetTimeoutSeconds)`);
+  }
+}
+
+/** The abort reason of a target's own signal when its budget runs out (before any single call is blamed). */
+export class TargetBudgetExceeded extends Error {
+  override readonly name = "TargetBudgetExceeded";
+  constructor(readonly budgetSeconds: number) {
+    super(`the target's budget of ${budgetSeconds} s ran out (scan.targetTimeoutSeconds)`);
+  }
+}
+
+/** The scan (or the function invocation) was cancelled or reached its deadline while a call was under way. */
+export class ScanStoppedError extends Error {
+  override readonly name = "ScanStoppedError";
+}
+
+/** A target the scanner refuses to touch: not what ARM says, outside the scope, or a host outside the instance's DNS zone. */
+export class UntrustedTargetError extends Error {
+  override readonly name = "UntrustedTargetError";
+  constructor(
+    readonly code: "TargetNotFound" | "TargetOutOfScope" | "UntrustedHost" | "UnsupportedTarget",
+    message: string,
+  ) {
+    super(message);
+  }
 }

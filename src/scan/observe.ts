@@ -4,20 +4,24 @@ import { getAuditingPolicy, listDiagnosticSettings } from "../azure/arm-auditing
 import { readAuditActivity } from "../azure/audit-activity.js";
 import { SqlAuditConnection } from "../azure/sql-audit.js";
 import type { RawAuditCatalog } from "../azure/sql-audit.js";
-import { describeError } from "./errors.js";
+import { describeError, UntrustedTargetError } from "./errors.js";
 import type { Operation } from "./errors.js";
 import type { ScanEnvironment } from "./environment.js";
 import { durationMs } from "./environment.js";
+import type { Budget } from "./budget.js";
+import { sleepUnder } from "./budget.js";
+import { trustedSqlHost } from "./target-trust.js";
 
 /**
  * Reads what a target looks like. Each part (T-SQL audits, auditing policy, diagnostic settings, activity) is
- * read independently: one failing part becomes an error for the rules that need it and nothing else.
+ * read independently, under the target's budget: one failing or stalled part becomes an error for the rules that
+ * need it and nothing else, and its reason names the call.
  */
-async function attempt<T>(operation: Operation, resource: string, read: () => Promise<T>): Promise<Observed<T>> {
+async function attempt<T>(budget: Budget, operation: Operation, call: string, resource: string, read: (signal: AbortSignal) => Promise<T>): Promise<Observed<T>> {
   try {
-    return { ok: true, value: await read() };
+    return { ok: true, value: await budget.call(call, read) };
   } catch (error) {
-    const d = describeError(error, operation, resource);
+    const d = describeError(error, operation, resource, budget.signal);
     const e: ObservationError = { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}), ...(d.transient ? { transient: true } : {}) };
     return { ok: false, error: e };
   }
@@ -57,72 +61,89 @@ export function toManagedInstanceSql(raw: RawAuditCatalog): ManagedInstanceSql {
   };
 }
 
-/** Connection settings for a target's instance, bounded by the baseline's per-target timeout. */
-export function sqlTargetOf(env: ScanEnvironment, target: Target) {
-  if (!target.fullyQualifiedDomainName) throw Object.assign(new Error("the instance has no fully qualified domain name"), { code: "NoEndpoint" });
-  const timeoutMs = Math.min(15_000, env.baseline.scan.targetTimeoutSeconds * 1000);
+/**
+ * Connection settings for a target's instance: only a host ARM reported for it and inside the cloud's Managed
+ * Instance DNS zone ever gets the scanner's Entra token. Timeouts stay inside what is left of the target's budget.
+ */
+export function sqlTargetOf(env: ScanEnvironment, target: Target, remainingMs = env.baseline.scan.targetTimeoutSeconds * 1000) {
+  const host = trustedSqlHost(target, env.managedInstanceDnsSuffix);
+  if (!host.ok) throw new UntrustedTargetError("UntrustedHost", host.reason);
+  const timeoutMs = Math.max(1, Math.min(15_000, env.baseline.scan.targetTimeoutSeconds * 1000, remainingMs));
   return {
-    target: { serverName: target.fullyQualifiedDomainName, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
+    target: { serverName: host.host, ...(env.sqlConnect ? { connect: env.sqlConnect } : {}) },
     access: { credential: env.credential, encryption: env.sqlEncryption, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs * 2, ...(env.caPem ? { caPem: env.caPem } : {}) },
   };
 }
 
 const SQL_READ_ATTEMPTS = 3;
 
-/** Reads the audit catalog, retrying transient failures (dropped connections, transient login errors). */
-export async function readManagedInstanceSql(env: ScanEnvironment, target: Target, signal?: AbortSignal): Promise<ManagedInstanceSql> {
-  const { target: sqlTarget, access } = sqlTargetOf(env, target);
+/** Reads the audit catalog, retrying transient failures (dropped connections, transient login errors) inside the budget. */
+export async function readManagedInstanceSql(env: ScanEnvironment, target: Target, budget: Budget): Promise<ManagedInstanceSql> {
   for (let attempt = 1; ; attempt++) {
+    const { target: sqlTarget, access } = sqlTargetOf(env, target, budget.remainingMs());
     try {
-      const connection = await SqlAuditConnection.open(sqlTarget, access);
+      const connection = await SqlAuditConnection.open(sqlTarget, access, budget.signal);
       try {
         return toManagedInstanceSql(await connection.readCatalog());
       } finally {
         await connection.close().catch(() => undefined);
       }
     } catch (error) {
-      const transient = describeError(error, "read-sql-audit", target.id).transient;
-      if (!transient || attempt >= SQL_READ_ATTEMPTS || signal?.aborted) throw error;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
+      const transient = describeError(error, "read-sql-audit", target.id, budget.signal).transient;
+      if (!transient || attempt >= SQL_READ_ATTEMPTS || budget.signal.aborted) throw error;
+      await sleepUnder(budget.signal, 200 * attempt, "waiting to retry the T-SQL read", budget.seconds);
     }
   }
 }
 
+/** Which parts to read beyond the ARM configuration (diagnostic settings, auditing policy), which is always read. */
+export interface ObserveParts {
+  /** The T-SQL catalog of a Managed Instance (under a lease it is re-read under the instance's application lock instead). */
+  sql?: boolean;
+  activity?: boolean;
+}
+
 export interface ObserveOptions {
   now: Date;
-  signal?: AbortSignal;
-  /** Reuse an earlier activity read (re-observation after remediation does not change the audit history). */
-  activity?: Observed<ObservedActivity>;
-  skipActivity?: boolean;
+  budget: Budget;
+  parts?: ObserveParts;
+  /** Reuse earlier reads (re-observation after remediation does not change the audit history). */
+  reuse?: Partial<Pick<Observation, "sql" | "activity">>;
 }
 
 export async function observeTarget(env: ScanEnvironment, target: Target, options: ObserveOptions): Promise<Observation> {
   const { baseline, clients } = env;
-  const signal = options.signal;
-  const diagnostics = attempt<ObservedDiagnosticSetting[]>("read-diagnostic-settings", target.id, () =>
+  const { budget } = options;
+  const parts = { sql: true, activity: true, ...options.parts };
+  const diagnostics = attempt<ObservedDiagnosticSetting[]>(budget, "read-diagnostic-settings", "reading the diagnostic settings (ARM)", target.id, (signal) =>
     listDiagnosticSettings(clients, target.subscriptionId, diagnosticResourceUri(target), signal),
   );
-  const sql = target.kind === "sql-managed-instance" ? attempt("read-sql-audit", target.id, () => readManagedInstanceSql(env, target, signal)) : undefined;
+  const sql =
+    target.kind === "sql-managed-instance"
+      ? parts.sql
+        ? attempt(budget, "read-sql-audit", "reading the server audits (T-SQL)", target.id, () => readManagedInstanceSql(env, target, budget))
+        : options.reuse?.sql
+      : undefined;
   const policy =
     target.kind === "sql-managed-instance"
       ? undefined
-      : attempt("read-auditing-policy", target.id, () =>
+      : attempt(budget, "read-auditing-policy", "reading the auditing policy (ARM)", target.id, (signal) =>
           getAuditingPolicy(clients, { kind: target.kind as "sql-server" | "synapse-workspace", subscriptionId: target.subscriptionId, resourceGroup: target.resourceGroup, name: target.name }, "auditingSettings", signal),
         );
   const diagnosticSettings = await diagnostics;
-  let activity = options.activity;
-  if (!activity && !options.skipActivity) {
+  let activity = options.reuse?.activity;
+  if (!activity && parts.activity) {
     const to = options.now;
     const from = new Date(to.getTime() - durationMs(baseline.activity.lookback));
     const dedicated = diagnosticSettings.ok && diagnosticSettings.value.some((s) => s.logAnalyticsDestinationType === "Dedicated");
     const hours = baseline.activity.silenceHours;
-    activity = await attempt<ObservedActivity>("read-activity", target.id, async () => {
+    activity = await attempt<ObservedActivity>(budget, "read-activity", "querying audit activity (Log Analytics)", target.id, async (signal) => {
       const read = await readAuditActivity(clients, target.id, {
         from,
         to,
         dedicatedTable: dedicated,
         ...(hours ? { silenceSince: new Date(to.getTime() - hours * 3600_000) } : {}),
-        ...(signal ? { signal } : {}),
+        signal,
       });
       return {
         window: read.window,
@@ -132,7 +153,8 @@ export async function observeTarget(env: ScanEnvironment, target: Target, option
     });
   }
   const observation: Observation = { target, observedAt: options.now.toISOString(), diagnosticSettings };
-  if (sql) observation.sql = await sql;
+  const sqlRead = await sql;
+  if (sqlRead) observation.sql = sqlRead;
   if (policy) observation.auditingPolicy = await policy;
   if (activity) observation.activity = activity;
   return observation;

@@ -13,6 +13,8 @@ import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
+import { storeLock } from "./lease.js";
+import { SummaryCells } from "../core/summary-cells.js";
 
 /**
  * The whole-estate run for the CLI and on-demand scans: inventory, scope and mode filters, then every target
@@ -21,6 +23,7 @@ import { describeError, formatReason } from "./errors.js";
  */
 export function toTarget(resource: DiscoveredResource): Target {
   const fqdn = resource.properties.fullyQualifiedDomainName;
+  const dnsZone = resource.properties.dnsZone;
   return {
     id: resource.id,
     kind: resource.kind,
@@ -30,6 +33,7 @@ export function toTarget(resource: DiscoveredResource): Target {
     location: resource.location,
     tags: resource.tags,
     ...(typeof fqdn === "string" && fqdn ? { fullyQualifiedDomainName: fqdn } : {}),
+    ...(typeof dnsZone === "string" && dnsZone ? { dnsZone } : {}),
   };
 }
 
@@ -72,7 +76,8 @@ export interface ScanRunSummary {
   startedAt: string;
   finishedAt: string;
   complete: boolean;
-  inventory: { source: string; fallbackReason?: string; failures: Array<{ subscriptionId: string; message: string }>; discovered: number; inScope: number };
+  /** `unreadable`: parts of the scope that could not be read; the scan is incomplete (an error) when any are. */
+  inventory: { source: string; fallbackReason?: string; unreadable: string[]; discovered: number; inScope: number };
   results: TargetResult[];
   notScanned: Array<{ target: Target; reason: string }>;
   counts: Record<TargetStatus, number>;
@@ -80,10 +85,15 @@ export interface ScanRunSummary {
   deliveryErrors: string[];
 }
 
-export function toStoredResult(result: TargetResult): StoredResult {
-  const failing = (result.findingsAfter ?? result.findings).filter((f) => f.status === "fail" || f.status === "error").map((f) => f.ruleId);
+export function failingRuleIds(result: TargetResult): string[] {
+  return (result.findingsAfter ?? result.findings).filter((f) => f.status === "fail" || f.status === "error").map((f) => f.ruleId);
+}
+
+export function toStoredResult(result: TargetResult, scanStartedAt: string): StoredResult {
+  const failing = failingRuleIds(result);
   return {
     scanId: result.scanId,
+    scanStartedAt,
     targetId: result.target.id,
     kind: result.target.kind,
     name: result.target.name,
@@ -114,8 +124,11 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   options.onStart?.(targets);
 
   const counts = emptyCounts();
-  await options.store?.saveRun({ scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: startedAt.toISOString(), expectedTargets: targets.length, counts, complete: false }).catch((e: unknown) => {
-    deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
+  const cells = new SummaryCells();
+  const problem = inventory.unreadable.length ? `the inventory could not be read completely: ${inventory.unreadable.join("; ")}` : undefined;
+  const runRecord = { scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: startedAt.toISOString(), expectedTargets: targets.length, ...(problem ? { problem } : {}) };
+  await options.store?.saveRun({ ...runRecord, counts, complete: false }).catch((e: unknown) => {
+    deliveryErrors.push(`run record: ${formatReason(describeError(e, "results-store", "results store"))}`);
   });
 
   const publish = async (sink: NonNullable<ScanRunOptions["events"]>, events: CloudEvent[]) => {
@@ -127,10 +140,11 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const outcomes = await runPool(
     targets,
     async (target, signal) => {
-      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: leaseLock(options.store, scanId) } : {}) });
+      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`) } : {}) });
       counts[result.status]++;
+      cells.add({ subscriptionId: target.subscriptionId, kind: target.kind, status: result.status, failingRuleIds: failingRuleIds(result) });
       if (options.store) {
-        await options.store.saveResult(toStoredResult(result)).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "inventory", "results store"))}`));
+        await options.store.saveResult(toStoredResult(result, startedAt.toISOString())).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "results-store", "results store"))}`));
       }
       // Events are built (and checked for secrets) only when there is somewhere to send them.
       if (options.events) await publish(options.events, eventsForResult(result, { source, now: now() }));
@@ -150,7 +164,7 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   });
 
   const finishedAt = now();
-  const complete = notScanned.length === 0;
+  const complete = notScanned.length === 0 && !problem;
   const summary: ScanRunSummary = {
     scanId,
     mode: options.mode ?? (Object.values(baseline.modes).some((m) => m !== undefined && m !== baseline.mode) ? "per-kind" : baseline.mode),
@@ -160,7 +174,7 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
     inventory: {
       source: inventory.source,
       ...(inventory.fallbackReason ? { fallbackReason: inventory.fallbackReason } : {}),
-      failures: inventory.failures,
+      unreadable: inventory.unreadable,
       discovered: all.length,
       inScope: targets.length,
     },
@@ -169,9 +183,16 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
     counts,
     deliveryErrors,
   };
-  await options.store?.saveRun({ scanId, trigger: options.trigger, mode: options.mode ?? baseline.mode, startedAt: summary.startedAt, finishedAt: summary.finishedAt, expectedTargets: targets.length, counts, complete }).catch((e: unknown) => {
-    deliveryErrors.push(`run record: ${formatReason(describeError(e, "inventory", "results store"))}`);
-  });
+  if (options.store) {
+    const store = options.store;
+    await (async () => {
+      await store.saveSummary(scanId, cells.cells());
+      await store.saveRun({ ...runRecord, finishedAt: summary.finishedAt, counts, complete, closed: true, ...(notScanned.length ? { notScanned: notScanned.length } : {}) });
+      await store.setLatestClosedScan(scanId, runRecord.startedAt);
+    })().catch((e: unknown) => {
+      deliveryErrors.push(`closing the run: ${formatReason(describeError(e, "results-store", "results store"))}`);
+    });
+  }
   if (options.events) {
     await publish(options.events, [
       buildEvent(
@@ -184,6 +205,7 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
           finishedAt: summary.finishedAt,
           complete,
           counts: { targets: targets.length, ...counts, notScanned: notScanned.length },
+          ...(problem ? { problem } : {}),
         },
         { source, now: finishedAt, id: `${scanId}-completed` },
       ),
@@ -192,9 +214,4 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   return summary;
 }
 
-function leaseLock(store: ResultsStore, owner: string) {
-  return async (target: Target) => {
-    const ok = await store.acquireLease(target.id, owner, 10 * 60_000);
-    return ok ? () => store.releaseLease(target.id, owner) : undefined;
-  };
-}
+

@@ -2,24 +2,30 @@ import type { Finding, ManagedInstanceSql, Observation, Target, TargetResult, Ta
 import { evaluate } from "../core/evaluate.js";
 import { plan } from "../core/plan.js";
 import { exemptionFor, modeFor } from "../core/scope.js";
+import type { Mode } from "../core/policy/schema.js";
 import { applyActions } from "./apply.js";
 import { observeTarget } from "./observe.js";
 import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
+import { startBudget } from "./budget.js";
+import type { TargetLock } from "./lease.js";
 
 /**
- * The per-target pipeline: observe → evaluate → plan → (enforce: apply → observe again → evaluate) → result.
- * Never throws for the target's sake: whatever happens becomes the result's status and reason, so one target's
- * failure cannot stop or corrupt another's.
+ * The per-target pipeline: observe → evaluate → plan → (enforce: lease → re-read and re-plan under it → apply →
+ * observe again → evaluate) → result. Every call runs inside the target's budget (scan.targetTimeoutSeconds); the
+ * verification after a change gets a budget of its own, because it is what decides the status. Never throws for
+ * the target's sake: whatever happens becomes the result's status and reason, so one target's failure cannot
+ * stop or corrupt another's.
  */
 export interface ScanTargetOptions {
   scanId: string;
   now?: () => Date;
+  /** The scan's (or the function invocation's) signal: cancellation and the overall deadline. */
   signal?: AbortSignal;
-  /** Overrides the baseline's mode (e.g. `--mode plan` on the CLI). */
-  mode?: "off" | "plan" | "enforce";
-  /** Serialises remediation of one target across scanners (Table storage lease); returns a release function. */
-  lock?: (target: Target) => Promise<(() => Promise<void>) | undefined>;
+  /** The mode to use; the caller has already lowered it as far as the request asked. Default: the baseline's. */
+  mode?: Mode;
+  /** Serialises remediation of one target across scanners (Table storage lease). */
+  lock?: TargetLock;
 }
 
 /** Whether every part of the observation that could not be read failed for a transient reason (and one did). */
@@ -28,7 +34,7 @@ function onlyTransientFailures(observation: Observation): boolean {
   return failed.length > 0 && failed.every((e) => e.transient === true);
 }
 
-function statusOf(findings: readonly Finding[], applied: boolean): { status: TargetStatus; reason?: string } {
+export function statusOf(findings: readonly Finding[], applied: boolean): { status: TargetStatus; reason?: string } {
   const failing = findings.filter((f) => f.status === "fail");
   const errors = findings.filter((f) => f.status === "error");
   if (failing.length) return { status: "noncompliant", reason: `${failing.length} rule${failing.length === 1 ? "" : "s"} failing: ${failing.map((f) => f.ruleId).join(", ")}` };
@@ -45,11 +51,14 @@ function statusOf(findings: readonly Finding[], applied: boolean): { status: Tar
   return { status: "compliant" };
 }
 
+const joinReasons = (...reasons: Array<string | undefined>) => reasons.filter(Boolean).join("; ") || undefined;
+
 export async function scanTarget(env: ScanEnvironment, target: Target, options: ScanTargetOptions): Promise<TargetResult> {
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const mode = options.mode ?? modeFor(env.baseline, target.kind);
   const exemption = exemptionFor(env.baseline, target, startedAt);
+  const seconds = env.baseline.scan.targetTimeoutSeconds;
   const base = {
     scanId: options.scanId,
     target,
@@ -57,11 +66,12 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
     startedAt: startedAt.toISOString(),
     ...(exemption.state === "active" ? { exemption: { reason: exemption.reason, ...(exemption.expires ? { expires: exemption.expires } : {}) } } : {}),
   };
+  const budget = startBudget(seconds, options.signal);
   // Once remediation may have started, a failure is never handed back for a retry: the retry would find the
   // instance fixed and the record of what was applied would be lost.
   let remediationStarted = false;
   try {
-    const observation = await observeTarget(env, target, { now: startedAt, ...(options.signal ? { signal: options.signal } : {}) });
+    const observation = await observeTarget(env, target, { now: startedAt, budget });
     const findings = evaluate(env.baseline, observation, startedAt);
     const actions = plan(env.baseline, observation, findings);
     if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
@@ -70,39 +80,73 @@ export async function scanTarget(env: ScanEnvironment, target: Target, options: 
       const retryable = status === "error" && onlyTransientFailures(observation);
       return { ...base, status, ...(reason ? { reason } : {}), ...(retryable ? { retryable } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
     }
-    remediationStarted = true;
-    const release = options.lock ? await options.lock(target) : undefined;
-    if (options.lock && !release) {
-      return { ...base, status: "noncompliant", reason: "another scanner holds this target's remediation lease; left for it", finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
-    }
-    let outcome;
+
+    // The lease comes first: nothing is changed before it is held, so a store outage here is a retryable error.
+    let lock;
     try {
-      const replan = (sql: ManagedInstanceSql) => {
-        const fresh = { ...observation, sql: { ok: true as const, value: sql } };
-        return plan(env.baseline, fresh, evaluate(env.baseline, fresh, now()));
-      };
-      outcome = await applyActions(env, target, actions, options.signal, target.kind === "sql-managed-instance" ? replan : undefined);
-    } finally {
-      await release?.();
+      lock = options.lock ? await budget.call("taking the remediation lease (results store)", () => options.lock!(target)) : undefined;
+    } catch (error) {
+      const d = describeError(error, "results-store", target.id, budget.signal);
+      return { ...base, status: "error", reason: formatReason(d), ...(d.transient ? { retryable: true } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
     }
-    const after = await observeTarget(env, target, { now: now(), ...(options.signal ? { signal: options.signal } : {}), ...(observation.activity ? { activity: observation.activity } : {}) });
+    if (lock && !lock.acquired) return { ...base, status: "noncompliant", reason: lock.reason, finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
+    remediationStarted = true;
+
+    let outcome;
+    let fresh = { observation, findings, actions };
+    try {
+      // Under the lease, the ARM side is read again and the plan made again: another scanner may have fixed (or
+      // changed) the target since it was observed, and a stale plan would write twice or undo a change made since.
+      // A Managed Instance's T-SQL is re-read and re-planned under its application lock, inside applyActions.
+      const reread = await observeTarget(env, target, { now: now(), budget, parts: { sql: false, activity: false }, reuse: { ...(observation.sql ? { sql: observation.sql } : {}), ...(observation.activity ? { activity: observation.activity } : {}) } });
+      const rereadFindings = evaluate(env.baseline, reread, now());
+      fresh = { observation: reread, findings: rereadFindings, actions: plan(env.baseline, reread, rereadFindings) };
+      const replan = (sql: ManagedInstanceSql) => {
+        const withSql = { ...reread, sql: { ok: true as const, value: sql } };
+        return plan(env.baseline, withSql, evaluate(env.baseline, withSql, now()));
+      };
+      const lost = lock?.lease.lost();
+      outcome = lost ? { applied: [], failed: undefined, note: lost } : await applyActions(env, target, fresh.actions, budget, target.kind === "sql-managed-instance" ? replan : undefined);
+    } finally {
+      await lock?.lease.release().catch(() => undefined);
+    }
+
+    const verify = startBudget(seconds, options.signal);
+    let after: Observation;
+    try {
+      after = await observeTarget(env, target, { now: now(), budget: verify, parts: { activity: false }, ...(observation.activity ? { reuse: { activity: observation.activity } } : {}) });
+    } finally {
+      verify.dispose();
+    }
     const findingsAfter = evaluate(env.baseline, after, now());
-    const { status, reason } = statusOf(findingsAfter, outcome.applied.length > 0);
-    const failedReason = outcome.failed ? `remediation failed at "${outcome.failed.action.description}": ${formatReason({ ...outcome.failed.error, transient: false })}` : undefined;
+    // The status follows what the re-read shows: a fix whose reply was lost but which took effect is remediated;
+    // a failed step is kept as evidence and named in the reason either way.
+    const { status, reason } = statusOf(findingsAfter, outcome.applied.length > 0 || outcome.failed?.outcomeUnknown === true);
+    const failedReason = outcome.failed
+      ? outcome.failed.outcomeUnknown
+        ? `the outcome of "${outcome.failed.action.description}" is unknown (${formatReason({ ...outcome.failed.error, transient: false })}); the re-read ${status === "remediated" ? "shows it took effect" : "decides the status"}`
+        : `remediation failed at "${outcome.failed.action.description}": ${formatReason({ ...outcome.failed.error, transient: false })}`
+      : undefined;
+    const nothingLeft = !fresh.actions.length ? "the re-read under the lease found nothing left to change (another scanner or person fixed it)" : undefined;
+    const tookOver = lock?.acquired ? lock.tookOver : undefined;
+    const note = "note" in outcome ? outcome.note : undefined;
+    const joined = joinReasons(failedReason, note, nothingLeft, tookOver, reason);
     return {
       ...base,
-      status: outcome.failed && status === "remediated" ? "noncompliant" : status,
-      ...(failedReason || reason ? { reason: [failedReason, reason].filter(Boolean).join("; ") } : {}),
+      status,
+      ...(joined ? { reason: joined } : {}),
       finishedAt: now().toISOString(),
       findings,
-      plan: actions,
+      plan: fresh.actions,
       applied: outcome.applied,
-      ...(outcome.failed ? { failedAction: outcome.failed } : {}),
+      ...(outcome.failed ? { failedAction: { action: outcome.failed.action, error: outcome.failed.error } } : {}),
       findingsAfter,
     };
   } catch (error) {
     // Only a bug or a cancellation gets here: observation catches per part.
-    const d = describeError(error, "inventory", target.id);
+    const d = describeError(error, "inventory", target.id, budget.signal);
     return { ...base, status: "error", reason: formatReason(d), ...(d.transient && !remediationStarted ? { retryable: true } : {}), finishedAt: now().toISOString(), findings: [], plan: [], applied: [] };
+  } finally {
+    budget.dispose();
   }
 }

@@ -30,7 +30,7 @@ describe("inventory", () => {
   it("lists every instance, server and workspace per subscription when Resource Graph is not used", async () => {
     const found = await discoverResources(clients, { subscriptions: [SUB, RO_SUB], useResourceGraph: false });
     assert.equal(found.source, "resource-provider-lists");
-    assert.deepEqual(found.failures, []);
+    assert.deepEqual(found.unreadable, []);
     const names = found.resources.map((r) => `${r.kind}:${r.name}`).sort();
     assert.ok(names.includes("sql-managed-instance:mi-good"));
     assert.ok(names.includes("sql-server:sql-readonly"));

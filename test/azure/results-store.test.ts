@@ -18,6 +18,7 @@ const SUB2 = "22222222-2222-2222-2222-222222222222";
 function result(over: Partial<StoredResult> & { targetId: string }): StoredResult {
   return {
     scanId: "scan-1",
+    scanStartedAt: "2026-11-24T09:59:00.000Z",
     kind: "sql-managed-instance",
     name: over.targetId.split("/").at(-1)!,
     subscriptionId: SUB1,
@@ -32,17 +33,32 @@ function result(over: Partial<StoredResult> & { targetId: string }): StoredResul
 
 const id = (sub: string, name: string, type = "Microsoft.Sql/managedInstances") => `/subscriptions/${sub}/resourceGroups/rg/providers/${type}/${name}`;
 
-test("upserts keep one latest result per target and one history row per scan", async () => {
+test("upserts keep one latest result per target and one result per scan", async () => {
   const store = await ResultsStore.open({ connectionString: azurite.connectionString }, "T1");
   const target = id(SUB1, "mi-a");
   await store.saveResult(result({ targetId: target, status: "noncompliant", failingRuleIds: ["mi.audit.exists"] }));
   await store.saveResult(result({ targetId: target, status: "noncompliant", failingRuleIds: ["mi.audit.exists"] })); // retried message
-  await store.saveResult(result({ targetId: target, scanId: "scan-2", scannedAt: "2026-11-24T11:00:00.000Z", status: "remediated" }));
+  await store.saveResult(result({ targetId: target, scanId: "scan-2", scanStartedAt: "2026-11-24T10:59:00.000Z", scannedAt: "2026-11-24T11:00:00.000Z", status: "remediated" }));
   const latest = await store.listLatest();
   assert.equal(latest.length, 1);
   assert.equal(latest[0]!.status, "remediated");
-  const history = await store.listHistory(target);
-  assert.deepEqual(history.map((h) => h.scanId), ["scan-2", "scan-1"], "newest first, no duplicate for the retry");
+  assert.deepEqual((await store.listScanResults("scan-1")).items.map((r) => r.status), ["noncompliant"], "no duplicate for the retry");
+  assert.deepEqual((await store.listScanResults("scan-2")).items.map((r) => r.status), ["remediated"]);
+});
+
+test("a result never replaces a newer one, whatever order they arrive in", async () => {
+  const store = await ResultsStore.open({ connectionString: azurite.connectionString }, "T6");
+  const target = id(SUB1, "mi-order");
+  const newer = result({ targetId: target, scanId: "scan-new", scanStartedAt: "2026-11-24T11:00:00.000Z", status: "compliant" });
+  const older = result({ targetId: target, scanId: "scan-old", scanStartedAt: "2026-11-24T10:00:00.000Z", status: "noncompliant", failingRuleIds: ["mi.audit.exists"] });
+  assert.deepEqual(await store.saveResult(newer), { latest: "written" });
+  assert.deepEqual(await store.saveResult(older), { latest: "kept-newer" }, "the late, older result does not win");
+  assert.equal((await store.getLatest(SUB1, target))?.scanId, "scan-new");
+  assert.equal((await store.listScanResults("scan-old")).items[0]?.status, "noncompliant", "the older scan keeps its own result");
+  // Many writers at once, in random order: the newest scan's result is the one left.
+  const many = Array.from({ length: 12 }, (_, i) => result({ targetId: id(SUB1, "mi-race"), scanId: `s${String(i).padStart(2, "0")}`, scanStartedAt: new Date(Date.UTC(2026, 10, 24, 12, i)).toISOString() }));
+  await Promise.all([...many].sort(() => Math.random() - 0.5).map((r) => store.saveResult(r)));
+  assert.equal((await store.getLatest(SUB1, id(SUB1, "mi-race")))?.scanId, "s11");
 });
 
 test("filters by subscription, kind, status and rule", async () => {
@@ -84,16 +100,21 @@ test("scan runs are listed newest first", async () => {
 test("a lease is held by one owner at a time and expires", async () => {
   const store = await ResultsStore.open({ connectionString: azurite.connectionString }, "T5");
   const target = id(SUB1, "mi-lock");
-  const results = await Promise.all([store.acquireLease(target, "scanner-1", 60_000), store.acquireLease(target, "scanner-2", 60_000)]);
+  const won = async (owner: string, now?: number) => (await store.acquireLease(target, owner, 60_000, now)).acquired;
+  const results = await Promise.all([won("scanner-1"), won("scanner-2")]);
   assert.deepEqual(results.filter(Boolean).length, 1, "exactly one of two racing scanners wins");
   const winner = results[0] ? "scanner-1" : "scanner-2";
   const loser = results[0] ? "scanner-2" : "scanner-1";
-  assert.equal(await store.acquireLease(target, loser, 60_000), false);
-  assert.equal(await store.acquireLease(target, loser, 60_000, Date.now() + 120_000), true, "an expired lease can be taken over");
+  const refused = await store.acquireLease(target, loser, 60_000);
+  assert.equal(refused.acquired, false);
+  assert.equal(!refused.acquired && refused.holder.owner, winner, "the refusal names the holder");
+  const takeover = await store.acquireLease(target, loser, 60_000, Date.now() + 120_000);
+  assert.equal(takeover.acquired && takeover.tookOverFrom?.owner, winner, "an expired lease is taken over, and whose it was is said");
+  assert.equal(await store.renewLease(target, winner, 60_000), false, "the old holder's renewal finds it lost");
   await store.releaseLease(target, winner); // not the holder any more: no effect
-  assert.equal(await store.acquireLease(target, winner, 60_000), false);
+  assert.equal(await won(winner), false);
   await store.releaseLease(target, loser);
-  assert.equal(await store.acquireLease(target, winner, 60_000), true);
+  assert.equal(await won(winner), true);
 });
 
 test("a bad table prefix is refused", async () => {

@@ -49,6 +49,8 @@ before(async () => {
     poison: JsonQueue.connect(connection, SCAN_POISON_QUEUE),
     events: JsonQueue.connect(connection, "fn-events"),
     eventSource: "urn:auditguard:test",
+    retentionDays: 90,
+    invocationBudgetMs: 60_000,
   };
   useHostServices(async () => services);
 });
@@ -110,7 +112,8 @@ describe("timer fan-out and queue worker", () => {
     const poison = new QueueClient(azurite.connectionString, SCAN_POISON_QUEUE);
     const { receivedMessageItems } = await poison.receiveMessages({ numberOfMessages: 10 });
     assert.equal(receivedMessageItems.length, 2);
-    assert.match(JSON.stringify(decodeQueueMessage(receivedMessageItems[0]!.messageText)), /target\.id: must be an ARM resource id/);
+    assert.match(JSON.stringify(decodeQueueMessage(receivedMessageItems[0]!.messageText)), /target\.id: must be the ARM id of a Managed Instance, SQL server or Synapse workspace/);
+    assert.match(JSON.stringify(decodeQueueMessage(receivedMessageItems[1]!.messageText)), /not JSON/);
     for (const m of receivedMessageItems) await poison.deleteMessage(m.messageId, m.popReceipt);
     assert.ok(logs.some((l) => /moved to the poison queue/.test(l)));
   });
@@ -118,7 +121,9 @@ describe("timer fan-out and queue worker", () => {
   it("a poisoned request is recorded as an error with the last attempt's reason", async () => {
     const target = { id: "/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-good", kind: "sql-server" as const, name: "sql-good", subscriptionId: "11111111-1111-4111-8111-111111111111", resourceGroup: "rg-data", location: "westeurope", tags: {} };
     await services.store.saveRun({ scanId: "poison-1", trigger: "timer", mode: "plan", startedAt: new Date().toISOString(), expectedTargets: 1, counts: { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 }, complete: false });
-    await services.store.recordProgress("poison-1", target.id, "attempt-failed", "function timed out");
+    await services.store.addPending("poison-1", [target]);
+    const pending = (await services.store.getProgress("poison-1", target.id))!;
+    await services.store.updateProgress("poison-1", target.id, { status: "attempt-failed", reason: "function timed out", attempts: 5 }, pending.etag);
     await scanPoison({ version: 1, scanId: "poison-1", trigger: "timer", target }, context("scanPoison"));
     const result = await services.store.getLatest(target.subscriptionId, target.id);
     assert.equal(result?.status, "error");

@@ -32,7 +32,7 @@ let hanging: Target;
 let noLogin: Target;
 
 const context = (dequeueCount: number) => new functions.InvocationContext({ functionName: "scanWorker", triggerMetadata: { dequeueCount }, logHandler: () => undefined });
-const request = (target: Target) => ({ version: 1, scanId: "retry-scan", trigger: "timer", mode: "plan", target });
+const request = (target: Target) => ({ version: 2, scanId: "retry-scan", targetId: target.id, mode: "plan" });
 
 before(async () => {
   const { fleet } = generateFleet({ seed: 31, subscriptions: 1, managedInstances: 2, sqlServers: 0, synapseWorkspaces: 0, driftRate: 0 });
@@ -55,12 +55,15 @@ before(async () => {
     poison: JsonQueue.connect(connection, SCAN_POISON_QUEUE),
     events: JsonQueue.connect(connection, "retry-events"),
     eventSource: "urn:auditguard:test",
+    retentionDays: 90,
+    invocationBudgetMs: 60_000,
   };
   useHostServices(async () => services);
   const { targets } = await discoverTargets(env);
   hanging = targets.find((t) => t.name === instances[0]!.name)!;
   noLogin = targets.find((t) => t.name === instances[1]!.name)!;
   await services.store.saveRun({ scanId: "retry-scan", trigger: "timer", mode: "plan", startedAt: new Date().toISOString(), expectedTargets: 2, counts: { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 }, complete: false });
+  await services.store.addPending("retry-scan", [hanging, noLogin]);
 });
 
 after(async () => {

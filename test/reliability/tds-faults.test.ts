@@ -31,7 +31,8 @@ it(`every Managed Instance ends with a definite status under TDS faults (seed ${
   process.env.IDENTITY_HEADER = emu.identity.header;
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
   generated.mode = "enforce";
-  generated.scan = { targetTimeoutSeconds: 1, concurrency: 8 };
+  // The budget covers every call of a target (login, catalog, ARM, Log Analytics): room for all of them on a busy machine.
+  generated.scan = { targetTimeoutSeconds: 5, concurrency: 8 };
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
 
   const first = await runScan(env, { trigger: "cli" });

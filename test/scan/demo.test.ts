@@ -46,7 +46,7 @@ test("npm start twice: what the first run fixed, the second finds compliant; not
     const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
     assert.ok(peekedMessageItems.length > 0, "events were published");
     for (const m of peekedMessageItems) written.push(["event", Buffer.from(m.messageText, "base64").toString("utf8")]);
-    for (const table of ["AuditGuardLatest", "AuditGuardHistory", "AuditGuardRuns"]) {
+    for (const table of ["AuditGuardLatest", "AuditGuardResults", "AuditGuardRuns", "AuditGuardLeases"]) {
       for await (const entity of TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true }).listEntities()) written.push([table, JSON.stringify(entity)]);
     }
   } finally {

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { describeError, formatReason } from "../../src/scan/errors.js";
+import { startBudget } from "../../src/scan/budget.js";
 
 const MI = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi";
 
@@ -32,9 +33,25 @@ test("a refused login explains what the scanner needs", () => {
   assert.match(d.missingPermission ?? "", /FROM EXTERNAL PROVIDER/);
 });
 
-test("socket failures are transient and cancellations are recognised", () => {
+test("socket failures are transient; cancellation is recognised by the signal, never by words in a message", () => {
   assert.equal(describeError({ name: "ConnectionError", code: "ESOCKET", message: "Connection lost" }, "read-sql-audit", MI).transient, true);
-  assert.equal(describeError(Object.assign(new Error("The operation was aborted."), { name: "AbortError" }), "read-activity", MI).code, "Cancelled");
+  const cancelled = new AbortController();
+  cancelled.abort(new Error("scan cancelled"));
+  assert.equal(describeError(Object.assign(new Error("The operation was aborted."), { name: "AbortError" }), "read-activity", MI, cancelled.signal).code, "Cancelled");
+  // A SQL error whose text happens to say "aborted" is the SQL error it is (3998: uncommittable transaction).
+  const sqlError = describeError({ name: "RequestError", number: 3998, message: "Uncommittable transaction is detected at the end of the batch. The transaction is rolled back; the batch was aborted." }, "apply-sql-audit", MI);
+  assert.equal(sqlError.code, "SQL3998");
+  assert.equal(describeError(new Error("the request was aborted by the server"), "read-activity", MI).code, "Error");
+});
+
+test("a timeout names the call that stalled and the budget", async () => {
+  const budget = startBudget(0.05);
+  const stalled = budget.call("querying audit activity (Log Analytics)", () => new Promise<never>(() => undefined));
+  await assert.rejects(stalled, (e: unknown) => {
+    const d = describeError(e, "read-activity", MI, budget.signal);
+    return d.code === "Timeout" && /querying audit activity \(Log Analytics\) did not answer within the target's budget of 0\.05 s/.test(d.message) && d.transient;
+  });
+  budget.dispose();
 });
 
 test("secrets in messages are redacted", () => {

@@ -15,6 +15,8 @@ import { createScanEnvironment } from "../../src/scan/environment.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
 import { runScan, toTarget } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
+import { startBudget } from "../../src/scan/budget.js";
+import type { Budget } from "../../src/scan/budget.js";
 import { readManagedInstanceSql } from "../../src/scan/observe.js";
 import { SqlAuditConnection, SqlStatementError } from "../../src/azure/sql-audit.js";
 import { JsonQueue } from "../../src/azure/queues.js";
@@ -73,6 +75,15 @@ function fleet(): FleetInput {
   } as FleetInput;
 }
 
+const budgets: Budget[] = [];
+/** A target budget for a direct read; disposed when the file's tests are done. */
+const budget = () => {
+  const b = startBudget(30);
+  budgets.push(b);
+  return b;
+};
+after(() => budgets.forEach((b) => b.dispose()));
+
 let emu: RunningEmulator;
 let azurite: RunningAzurite;
 let env: ScanEnvironment;
@@ -120,7 +131,7 @@ async function asDba<T>(name: string, run: (pool: sql.ConnectionPool) => Promise
 describe("the TDS endpoint and the SQL adapter", () => {
   it("reads the audit catalog with a token login over verified TLS: one login, one catalog round trip", async () => {
     const before = emu.requestCounts();
-    const observed = await readManagedInstanceSql(env, targets.get("mi-compliant")!);
+    const observed = await readManagedInstanceSql(env, targets.get("mi-compliant")!, budget());
     const after = emu.requestCounts();
     // One login per read: each login is a record in the instance's own audit, so a scan must not add two.
     assert.equal(after.tdsLogins - before.tdsLogins, 1);
@@ -172,7 +183,7 @@ describe("every drift shape: planned, applied over TDS, re-read clean", () => {
       const result = await scanTarget(env, targets.get(name)!, { scanId: `drift-${name}` });
       const expected = name === "mi-compliant" ? "compliant" : "remediated";
       assert.equal(result.status, expected, result.reason);
-      const after = await readManagedInstanceSql(env, targets.get(name)!);
+      const after = await readManagedInstanceSql(env, targets.get(name)!, budget());
       const observation = { target: targets.get(name)!, observedAt: new Date().toISOString(), sql: { ok: true as const, value: after }, diagnosticSettings: { ok: true as const, value: [{ name: "audit-to-law", workspaceId: baseline.managedInstance.diagnosticSetting!.workspaceId, logs: [{ category: "SQLSecurityAuditEvents", enabled: true }] }] } };
       const findings = evaluate(baseline, observation, new Date());
       assert.deepEqual(openFindings(findings).filter((f) => f.ruleId.startsWith("mi.")).map((f) => f.ruleId), []);
@@ -192,7 +203,7 @@ describe("two scanners remediating one instance at once", () => {
   it("serialise on the application lock, re-plan under it, and end with one audit and one specification", async () => {
     const target = targets.get("mi-race")!;
     const results = await Promise.all([scanTarget(env, target, { scanId: "race-a" }), scanTarget(env, target, { scanId: "race-b" })]);
-    const after = await readManagedInstanceSql(env, target);
+    const after = await readManagedInstanceSql(env, target, budget());
     assert.deepEqual(after.audits.map((a) => a.name), ["auditguard"]);
     assert.deepEqual(after.specifications.map((s) => s.name), ["auditguard-spec"]);
     assert.deepEqual(results.map((r) => r.failedAction?.error.code ?? "none"), ["none", "none"], "the second re-plans under the lock instead of replaying a stale plan");
@@ -207,7 +218,7 @@ describe("names that could inject T-SQL", () => {
     assert.deepEqual(result.plan, [], "nothing to change on the instance");
     // Creating an audit is itself an audit change by someone else: reported as such.
     assert.deepEqual(result.findings.filter((f) => f.status === "fail").map((f) => f.ruleId), ["activity.audit-tampering"]);
-    const after = await readManagedInstanceSql(env, targets.get("mi-compliant")!);
+    const after = await readManagedInstanceSql(env, targets.get("mi-compliant")!, budget());
     assert.deepEqual(after.audits.map((a) => a.name).sort(), ["auditguard", "x]; DROP SERVER AUDIT [auditguard] --"]);
   });
 });

@@ -110,7 +110,8 @@ export const eventDataSchemas = {
       mode: z.enum(["off", "plan", "enforce"]),
       startedAt: z.string().datetime(),
       finishedAt: z.string().datetime(),
-      complete: z.boolean().describe("False when cancelled or the deadline cut the run short"),
+      complete: z.boolean().describe("False when cancelled, cut short by the deadline, or when part of the scope could not be read"),
+      problem: z.string().optional().describe("Why the scan is incomplete, when it is: e.g. the subscriptions the inventory could not read"),
       counts: z
         .object({
           targets: z.number().int(),

@@ -144,6 +144,11 @@ export const baselineSchema = z
         caFile: z.string().min(1).optional(),
         sqlConnect: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict().optional(),
         sqlEncryption: z.enum(["strict", "mandatory"]).default("strict"),
+        // The Managed Instance DNS zone suffix of the cloud: the scanner sends its SQL token only to hosts in it.
+        managedInstanceDnsSuffix: z
+          .string()
+          .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: "a DNS suffix such as database.windows.net" })
+          .default("database.windows.net"),
         useResourceGraph: z.boolean().default(true),
       })
       .strict()
