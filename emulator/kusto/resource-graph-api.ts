@@ -44,7 +44,7 @@ export function createResourceGraphHandler(store: ResourceGraphStore, options: {
     const containers = [...scope].map((id) => ({ id: `/subscriptions/${id}`, name: id, type: "microsoft.resources/subscriptions", subscriptionId: id })) as Row[];
     let result;
     try {
-      result = executeQuery(body.query, new Map([["Resources", rows], ["resources", rows], ["ResourceContainers", containers], ["resourcecontainers", containers]]), now());
+      result = executeQuery(body.query, new Map([["Resources", rows], ["resources", rows], ["ResourceContainers", containers]]), now());
     } catch (e) {
       if (e instanceof KqlError) {
         return badRequest([

@@ -32,4 +32,9 @@ export const TABLE_COLUMNS: Record<string, Column[]> = {
     s("managedBy"), t("sku", "dynamic"), t("plan", "dynamic"), t("properties", "dynamic"), t("tags", "dynamic"),
     t("identity", "dynamic"), t("zones", "dynamic"), t("extendedLocation", "dynamic"),
   ],
+  // Subscriptions and resource groups ("Azure Resource Graph table and resource type reference").
+  ResourceContainers: [
+    s("id"), s("name"), s("type"), s("tenantId"), s("kind"), s("location"), s("resourceGroup"), s("subscriptionId"),
+    s("managedBy"), t("sku", "dynamic"), t("plan", "dynamic"), t("properties", "dynamic"), t("tags", "dynamic"),
+  ],
 };

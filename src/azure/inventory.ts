@@ -108,15 +108,16 @@ async function graphRows(clients: AzureClients, query: string, subscriptions: re
  * subscription in scope that the scanner cannot see would silently look empty: each one is checked.
  */
 async function fromResourceGraph(clients: AzureClients, subscriptions: readonly string[] | undefined, signal?: AbortSignal) {
-  const resources = (await graphRows(clients, INVENTORY_QUERY, subscriptions, signal)).flatMap((row) => fromGraphRow(row) ?? []);
+  const [rows, visibleRows] = await Promise.all([graphRows(clients, INVENTORY_QUERY, subscriptions, signal), graphRows(clients, VISIBLE_SUBSCRIPTIONS_QUERY, subscriptions, signal)]);
+  const resources = rows.flatMap((row) => fromGraphRow(row) ?? []);
+  const visible = new Set(visibleRows.map((r) => String(r.subscriptionId).toLowerCase()));
   const unreadable: string[] = [];
-  if (subscriptions?.length) {
-    const visible = new Set((await graphRows(clients, VISIBLE_SUBSCRIPTIONS_QUERY, subscriptions, signal)).map((r) => String(r.subscriptionId).toLowerCase()));
-    for (const s of subscriptions) {
-      if (!visible.has(s.toLowerCase())) unreadable.push(`subscription ${s}: not visible to the scanner's identity in Resource Graph (no role assignment, or it does not exist)`);
-    }
+  for (const s of subscriptions ?? []) {
+    if (!visible.has(s.toLowerCase())) unreadable.push(`subscription ${s}: not visible to the scanner's identity in Resource Graph (no role assignment, or it does not exist)`);
   }
-  return { resources, unreadable };
+  // An identity that sees no subscription at all read nothing: that is not an empty estate.
+  const nothing = visible.size === 0 ? ["Resource Graph: the scanner's identity can read no subscription (no role assignment on any)"] : undefined;
+  return { resources, unreadable, nothing };
 }
 
 type Listed = { id?: string; name?: string; location?: string; tags?: Record<string, string> } & Record<string, unknown>;
@@ -176,10 +177,11 @@ export async function discoverResources(
   let fallbackReason: string | undefined;
   if (options.useResourceGraph !== false) {
     try {
-      const { resources, unreadable } = await fromResourceGraph(clients, options.subscriptions, options.signal);
+      const { resources, unreadable, nothing } = await fromResourceGraph(clients, options.subscriptions, options.signal);
+      if (nothing) throw new InventoryError([...nothing, ...unreadable]);
       return { resources, source: "resource-graph", unreadable };
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      if (options.signal?.aborted || error instanceof InventoryError) throw error;
       fallbackReason = describe(error);
     }
   } else {
