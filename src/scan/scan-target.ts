@@ -34,16 +34,22 @@ function onlyTransientFailures(observation: Observation): boolean {
   return failed.length > 0 && failed.every((e) => e.transient === true);
 }
 
+/** Rules that could not decide for the same reason (one unreadable part) are reported once. */
+function undecided(errors: readonly Finding[]): string {
+  const byMessage = new Map<string, string[]>();
+  for (const f of errors) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.ruleId]);
+  return [...byMessage].map(([message, rules]) => `${message} (${rules.length === 1 ? rules[0] : `${rules.length} rules`})`).join("; ");
+}
+
 export function statusOf(findings: readonly Finding[], applied: boolean): { status: TargetStatus; reason?: string } {
   const failing = findings.filter((f) => f.status === "fail");
   const errors = findings.filter((f) => f.status === "error");
-  if (failing.length) return { status: "noncompliant", reason: `${failing.length} rule${failing.length === 1 ? "" : "s"} failing: ${failing.map((f) => f.ruleId).join(", ")}` };
-  if (errors.length) {
-    // Rules that could not decide for the same reason (one unreadable part) are reported once.
-    const byMessage = new Map<string, string[]>();
-    for (const f of errors) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), f.ruleId]);
-    return { status: "error", reason: [...byMessage].map(([message, rules]) => `${message} (${rules.length === 1 ? rules[0] : `${rules.length} rules`})`).join("; ") };
+  if (failing.length) {
+    // Failing rules decide the status; what could not be decided is still said.
+    const failed = `${failing.length} rule${failing.length === 1 ? "" : "s"} failing: ${failing.map((f) => f.ruleId).join(", ")}`;
+    return { status: "noncompliant", reason: errors.length ? `${failed}; and ${undecided(errors)}` : failed };
   }
+  if (errors.length) return { status: "error", reason: undecided(errors) };
   if (applied) return { status: "remediated" };
   if (findings.length && findings.every((f) => f.status === "exempt" || f.status === "pass" || f.status === "not-applicable") && findings.some((f) => f.status === "exempt")) {
     return { status: "exempt" };
