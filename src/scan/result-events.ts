@@ -6,7 +6,7 @@ import type { CloudEvent } from "../core/events/catalog.js";
 import { buildEvent } from "../core/events/build.js";
 import { storageAccountsIn } from "../core/rules/activity.js";
 import { ruleById } from "../core/rules/registry.js";
-import { redact } from "../core/redaction.js";
+import { redact, redactDeep } from "../core/redaction.js";
 
 /**
  * The alert events one target's result produces. Event ids are derived from scan, target and type, so a result
@@ -27,7 +27,9 @@ const targetRef = (r: TargetResult) => ({ id: r.target.id, kind: r.target.kind, 
 const actionRef = (a: RemediationAction) => ({ kind: a.kind, description: a.description, ruleIds: a.ruleIds, change: redact(describeChange(a)) });
 const findingRef = (f: Finding) => ({ ruleId: f.ruleId, severity: f.severity, title: ruleById(f.ruleId)?.title ?? f.ruleId, message: redact(f.message) });
 
-export function eventsForResult(result: TargetResult, context: { source: string; now: Date }): CloudEvent[] {
+export function eventsForResult(raw: TargetResult, context: { source: string; now: Date }): CloudEvent[] {
+  // Events carry only redacted text, whatever the result holds; buildEvent still refuses anything that looks like a credential.
+  const result = redactDeep(raw);
   const events: CloudEvent[] = [];
   const ctx = (type: string, extra = "") => ({ source: context.source, now: context.now, id: eventId(result.scanId, result.target.id, type, extra) });
   const drift = result.findings.filter((f) => f.status === "fail" && !f.ruleId.startsWith("activity."));

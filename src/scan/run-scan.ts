@@ -13,6 +13,7 @@ import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
+import { redactDeep } from "../core/redaction.js";
 import { storeLock } from "./lease.js";
 import { SummaryCells } from "../core/summary-cells.js";
 
@@ -89,7 +90,9 @@ export function failingRuleIds(result: TargetResult): string[] {
   return (result.findingsAfter ?? result.findings).filter((f) => f.status === "fail" || f.status === "error").map((f) => f.ruleId);
 }
 
-export function toStoredResult(result: TargetResult, scanStartedAt: string): StoredResult {
+/** A result as the store keeps it; every string in it redacted, whatever produced it. */
+export function toStoredResult(raw: TargetResult, scanStartedAt: string): StoredResult {
+  const result = redactDeep(raw);
   const failing = failingRuleIds(result);
   return {
     scanId: result.scanId,

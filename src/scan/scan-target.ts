@@ -8,6 +8,7 @@ import { observeTarget } from "./observe.js";
 import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
 import { startBudget } from "./budget.js";
+import { redactDeep } from "../core/redaction.js";
 import type { TargetLock } from "./lease.js";
 
 /**
@@ -60,6 +61,11 @@ export function statusOf(findings: readonly Finding[], applied: boolean): { stat
 const joinReasons = (...reasons: Array<string | undefined>) => reasons.filter(Boolean).join("; ") || undefined;
 
 export async function scanTarget(env: ScanEnvironment, target: Target, options: ScanTargetOptions): Promise<TargetResult> {
+  // Whatever the target, the services or the audit trail put into the result, it leaves here redacted.
+  return redactDeep(await scanTargetUnredacted(env, target, options));
+}
+
+async function scanTargetUnredacted(env: ScanEnvironment, target: Target, options: ScanTargetOptions): Promise<TargetResult> {
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const mode = options.mode ?? modeFor(env.baseline, target.kind);

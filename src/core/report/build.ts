@@ -1,7 +1,7 @@
 import type { Finding, TargetResult, TargetKind, TargetStatus } from "../domain.js";
 import { describeChange } from "../domain.js";
 import { RULES } from "../rules/registry.js";
-import { redact } from "../redaction.js";
+import { redact, redactDeep } from "../redaction.js";
 import { REPORT_SCHEMA_VERSION } from "./model.js";
 import type { ComplianceReport, ReportTarget, StatusCounts } from "./model.js";
 
@@ -38,7 +38,9 @@ export function matchesFilters(result: TargetResult, filters: ReportFilters): bo
   return true;
 }
 
-function reportTarget(result: TargetResult): ReportTarget {
+function reportTarget(raw: TargetResult): ReportTarget {
+  // Every string of the result is redacted as a string (not as JSON text, where quotes and newlines are escaped).
+  const result = redactDeep(raw);
   const t = result.target;
   // Results come back from storage as JSON, so actions are matched by their exact change, not by identity.
   const applied = new Set(result.applied.map(describeChange));
