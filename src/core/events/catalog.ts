@@ -15,6 +15,13 @@ export const EVENT_TYPES = {
 
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
+/**
+ * What an event's `dataschema` names: the schema of its `data` ("Identifies the schema that data adheres to",
+ * CloudEvents 1.0 spec, dataschema), published as schema/events/<type>.data.schema.json. The whole event's
+ * envelope schema (<type>.schema.json) has an id of its own.
+ */
+export const dataSchemaId = (type: EventType) => `urn:auditguard:schema:${type}:data:1`;
+
 const targetRef = z
   .object({
     id: z.string().describe("ARM resource id of the target"),
@@ -94,8 +101,11 @@ export const eventDataSchemas = {
           .object({
             time: z.string().datetime(),
             actionId: z.string(),
+            actionName: z.string().optional(),
             principal: z.string(),
             database: z.string().optional(),
+            clientIp: z.string().optional(),
+            application: z.string().optional(),
             statement: z.string().describe("The audited statement, with any credential redacted"),
             storageAccount: z.string().optional(),
           })
