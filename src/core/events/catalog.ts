@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { activityEvidenceSchema } from "../activity-evidence.js";
 
 /**
  * The events AuditGuard publishes, as CloudEvents 1.0 in JSON structured mode. Each event type has a zod schema
@@ -96,21 +97,7 @@ export const eventDataSchemas = {
       kind: z.enum(["copy-only-backup", "unapproved-backup-destination", "audit-tampering", "audit-silence"]),
       summary: z.string(),
       window: z.object({ from: z.string().datetime(), to: z.string().datetime() }).strict(),
-      evidence: z.array(
-        z
-          .object({
-            time: z.string().datetime(),
-            actionId: z.string(),
-            actionName: z.string().optional(),
-            principal: z.string(),
-            database: z.string().optional(),
-            clientIp: z.string().optional(),
-            application: z.string().optional(),
-            statement: z.string().describe("The audited statement, with any credential redacted"),
-            storageAccount: z.string().optional(),
-          })
-          .strict(),
-      ),
+      evidence: z.array(activityEvidenceSchema),
     })
     .strict(),
   [EVENT_TYPES.scanCompleted]: z

@@ -60,12 +60,13 @@ function activityEvents(raw: unknown): ReportActivityEvent[] | undefined {
   if (!Array.isArray(raw)) return undefined;
   const events: ReportActivityEvent[] = [];
   for (const item of raw) {
-    const parsed = reportActivityEventSchema.safeParse(
-      item && typeof item === "object" ? Object.fromEntries(Object.entries(item as Record<string, unknown>).filter(([, v]) => v !== undefined && v !== null && v !== "")) : item,
-    );
-    if (!parsed.success) continue;
-    const when = new Date(parsed.data.time);
-    events.push({ ...parsed.data, time: Number.isNaN(when.getTime()) ? parsed.data.time : when.toISOString() });
+    if (!item || typeof item !== "object") continue;
+    const fields = Object.fromEntries(Object.entries(item as Record<string, unknown>).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+    // Log Analytics writes times with up to seven fractional digits; reports carry them as ISO 8601 in UTC.
+    const when = typeof fields.time === "string" ? new Date(fields.time) : undefined;
+    if (when && !Number.isNaN(when.getTime())) fields.time = when.toISOString();
+    const parsed = reportActivityEventSchema.safeParse(fields);
+    if (parsed.success) events.push(parsed.data);
   }
   return events;
 }

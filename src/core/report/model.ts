@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { activityEvidenceSchema } from "../activity-evidence.js";
 
 /**
  * The compliance report: one data model, rendered to JSON, HTML, CSV, SARIF and Markdown with the same content.
@@ -26,21 +27,8 @@ export const reportRuleSchema = z
   })
   .strict();
 
-/** One audit record behind an activity finding, as the rule read it; the statement is already redacted. */
-export const reportActivityEventSchema = z
-  .object({
-    /** When the audited action happened (the event's time, not the scan's). */
-    time: z.string(),
-    actionId: z.string(),
-    actionName: z.string().optional(),
-    principal: z.string(),
-    database: z.string().optional(),
-    clientIp: z.string().optional(),
-    application: z.string().optional(),
-    statement: z.string(),
-    storageAccount: z.string().optional(),
-  })
-  .strict();
+/** One audit record behind an activity finding (the same shape as in the suspicious-activity event). */
+export const reportActivityEventSchema = activityEvidenceSchema;
 
 export const reportFindingSchema = z
   .object({
