@@ -1,4 +1,4 @@
-import type { ReportActivityEvent, ReportFinding, ReportHeader, ReportRule, ReportTarget } from "../model.js";
+import type { ReportActivityEvent, ReportFinding, ReportTarget } from "../model.js";
 
 /** What the human-readable formats (HTML, Markdown, CSV, SARIF's messages) say the same way. */
 export const KIND_LABEL: Record<string, string> = {
@@ -56,10 +56,6 @@ export const EVENT_COLUMNS: ReadonlyArray<{ key: keyof ReportActivityEvent; labe
 
 export function presentColumns(events: readonly ReportActivityEvent[]) {
   return EVENT_COLUMNS.filter((c) => events.some((e) => e[c.key] !== undefined && e[c.key] !== ""));
-}
-
-export function ruleIndex(header: ReportHeader): Map<string, ReportRule> {
-  return new Map(header.rules.map((r) => [r.id, r]));
 }
 
 /** The changes a finding's rule is fixed by, still to apply. */
