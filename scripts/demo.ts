@@ -70,7 +70,6 @@ async function main(): Promise<void> {
       results: latest.map((r) => r.detail as TargetResult),
       runs: runs.map((r) => ({ scanId: r.scanId, ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}), counts: r.counts })),
       now: new Date(),
-      version: "0.1.0",
     });
     const jsonReport = join(stateDir, "report.json");
     const htmlReport = join(stateDir, "report.html");

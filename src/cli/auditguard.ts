@@ -8,6 +8,7 @@ import { rulesCommand } from "./commands/rules.js";
 import { validateCommand } from "./commands/validate.js";
 import { planCommand } from "./commands/plan.js";
 import { scanCommand } from "./commands/scan.js";
+import { TOOL_VERSION } from "../core/version.js";
 
 /**
  * The auditguard command. Each subcommand is a function returning its output and exit code; this file only
@@ -22,6 +23,7 @@ function emit(result: CommandResult): void {
 export function buildProgram(): Command {
   const program = new Command("auditguard")
     .description("Keeps SQL auditing on across an Azure estate: Managed Instances, SQL servers, Synapse workspaces.")
+    .version(TOOL_VERSION, "-V, --version", "print the version")
     .exitOverride()
     .showHelpAfterError();
   program
@@ -39,7 +41,7 @@ export function buildProgram(): Command {
     .description("print the exact T-SQL and ARM changes for a saved observation")
     .requiredOption("--config <file>", "baseline file")
     .requiredOption("--observation <file>", "observation JSON")
-    .option("--format <format>", "text or json", "text")
+    .option("--format <format>", "text, json or sql (a sqlcmd script, with the ARM changes as az rest commands)", "text")
     .action((opts: { config: string; observation: string; format: string }) => emit(planCommand(opts)));
   program
     .command("scan")
@@ -47,12 +49,12 @@ export function buildProgram(): Command {
     .requiredOption("--config <file>", "baseline file")
     .option("--mode <mode>", "override the baseline's mode: off, plan or enforce")
     .option("--concurrency <n>", "targets scanned at once")
-    .option("--format <format>", "table, json, html, csv, sarif or markdown", "table")
-    .option("--output <file>", "write the report to a file")
-    .action(async (opts: { config: string; mode?: string; concurrency?: string; format: string; output?: string }) => {
+    .option("--format <format>", "table, json, html, csv, sarif, markdown or sql (default: from --output's extension, else table)")
+    .option("--output <file>", "write the report to a file (checked before the scan)")
+    .action(async (opts: { config: string; mode?: string; concurrency?: string; format?: string; output?: string }) => {
       const controller = new AbortController();
       process.once("SIGINT", () => controller.abort());
-      emit(await scanCommand({ ...opts, progress: process.stderr, signal: controller.signal }));
+      emit(await scanCommand({ ...opts, progress: process.stderr, signal: controller.signal, ...(process.stdout.isTTY && process.stdout.columns ? { columns: process.stdout.columns } : {}) }));
     });
   program
     .command("emulator")

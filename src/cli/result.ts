@@ -5,8 +5,21 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Exit codes, documented in the README: 0 all good, 1 drift remains, 2 usage, configuration or input error. */
-export const EXIT = { ok: 0, drift: 1, usage: 2 } as const;
+/**
+ * Exit codes, documented in the README. When several apply, the highest in this order wins: usage (2), then
+ * could not scan (3), then drift (1): an incomplete scan cannot vouch for what it did not see, so it is never
+ * reported as mere drift, and a usage error means nothing ran at all.
+ */
+export const EXIT = {
+  /** Valid, compliant (compliant, remediated or exempt), or nothing to change. */
+  ok: 0,
+  /** Drift: a target noncompliant (for `plan`: the plan is not empty). */
+  drift: 1,
+  /** Usage, configuration or input error, found before anything ran; or the report could not be written. */
+  usage: 2,
+  /** Could not scan: sign-in failed, no access, the inventory incomplete, a target in error or not scanned. */
+  cannotScan: 3,
+} as const;
 
 export const ok = (stdout: string, exitCode: number = EXIT.ok): CommandResult => ({ exitCode, stdout, stderr: "" });
 export const failure = (stderr: string, exitCode: number = EXIT.usage): CommandResult => ({ exitCode, stdout: "", stderr });

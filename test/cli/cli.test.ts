@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rulesCommand } from "../../src/cli/commands/rules.js";
@@ -81,5 +81,23 @@ describe("the built binary", () => {
     assert.equal(spawnSync(process.execPath, [bin, "validate"]).status, 2, "a missing argument is a usage error");
     assert.equal(spawnSync(process.execPath, [bin, "frobnicate"]).status, 2);
     assert.equal(spawnSync(process.execPath, [bin, "--help"]).status, 0);
+  });
+  it("--version prints package.json's version", () => {
+    const { version } = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { version: string };
+    const run = spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" });
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout.trim(), version);
+  });
+});
+
+describe("the package's bin, without a build", () => {
+  it("runs from the sources through tsx, so npx auditguard works straight after npm ci", () => {
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { version: string; bin: Record<string, string> };
+    const shim = join(process.cwd(), pkg.bin.auditguard!);
+    const run = spawnSync(process.execPath, [shim, "--version"], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), pkg.version);
+    assert.equal(spawnSync(process.execPath, [shim, "validate", example], { encoding: "utf8" }).status, 0);
+    assert.equal(spawnSync(process.execPath, [shim, "plan", "--config", example, "--observation", drifted]).status, 1);
   });
 });

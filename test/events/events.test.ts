@@ -65,3 +65,20 @@ test("the committed JSON Schemas of the events match the code", () => {
     assert.deepEqual(committed, schema, `schema/events/${file} is stale: run npm run schemas`);
   }
 });
+
+test("dataschema names the schema of the event's data, which validates the data and not the envelope", async () => {
+  // CloudEvents 1.0, dataschema: "Identifies the schema that data adheres to."
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const Ajv2020 = (require("ajv/dist/2020") as { default: new (o: object) => { compile(s: object): (d: unknown) => boolean } }).default;
+  const addFormats = require("ajv-formats") as (ajv: unknown) => void;
+  const event = buildEvent(EVENT_TYPES.scanCompleted, { scanId: "s", trigger: "cli", mode: "plan", startedAt: "2026-11-24T10:00:00.000Z", finishedAt: "2026-11-24T10:01:00.000Z", complete: true, counts: { targets: 1, compliant: 1, remediated: 0, noncompliant: 0, exempt: 0, error: 0, notScanned: 0 } }, context);
+  const schemas = allEventJsonSchemas();
+  const data = Object.values(schemas).find((s) => s.$id === event.dataschema);
+  assert.ok(data, `a published schema has the id ${event.dataschema}`);
+  const ajv = new Ajv2020({ strict: false });
+  addFormats(ajv);
+  assert.equal(ajv.compile(data)(event.data), true, "the data matches it");
+  assert.equal(ajv.compile(data)(event), false, "the whole event does not: it is the data's schema");
+  assert.equal(ajv.compile(schemas[`${EVENT_TYPES.scanCompleted}.schema.json`]!)(event), true, "the envelope schema takes the whole event");
+});

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import functions from "@azure/functions";
@@ -60,20 +60,29 @@ test("local.settings.sample.json lists every setting the app reads, with local d
   assert.equal(sample.Values.AUDITGUARD_SCHEDULE, "0 0 * * * *", "hourly by default");
 });
 
+test("the deployed package carries no source maps: the runtime would never load them", () => {
+  const shipped = readdirSync(join(process.cwd(), "dist/bundle"));
+  assert.deepEqual(shipped.filter((f) => f.endsWith(".map")), []);
+  for (const f of shipped.filter((f) => f.endsWith(".mjs"))) assert.doesNotMatch(readFileSync(join(process.cwd(), "dist/bundle", f), "utf8"), /sourceMappingURL=/, f);
+  assert.ok(existsSync(join(process.cwd(), "dist/bundle-maps", "functions.mjs.map")), "the maps are built beside the package");
+});
+
 function pick(value: Record<string, unknown> | undefined, keys: string[]) {
   return Object.fromEntries(keys.map((k) => [k, value?.[k]]));
 }
 
 test("registering the functions loads @azure/functions and the registrations only; the scanner waits for the first call", () => {
-  // What the entry imports statically, followed through the bundle's chunks, by the sources its source maps name.
+  // What the entry imports statically, followed through the bundle's chunks, by the sources its source maps name
+  // (built beside the package, in dist/bundle-maps: the package ships no maps).
   const dir = join(process.cwd(), "dist/bundle");
+  const maps = join(process.cwd(), "dist/bundle-maps");
   const seen = new Set<string>();
   const sources = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
     const code = readFileSync(join(dir, file), "utf8");
-    for (const s of (JSON.parse(readFileSync(join(dir, `${file}.map`), "utf8")) as { sources: string[] }).sources) sources.add(s);
+    for (const s of (JSON.parse(readFileSync(join(maps, `${file}.map`), "utf8")) as { sources: string[] }).sources) sources.add(s);
     for (const m of code.matchAll(/(?:^|[;}\s])import\s*(?:\{[^}]*\}\s*from\s*|[\w$]+\s+from\s*)?"\.\/([^"]+)"/g)) visit(m[1]!);
   };
   visit(pkg.main.replace("dist/bundle/", ""));

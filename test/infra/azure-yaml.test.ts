@@ -42,3 +42,25 @@ test(".funcignore ships the bundle, host.json, package.json and the baseline, an
   const kept = lines.filter((l) => l.startsWith("!")).map((l) => l.slice(1));
   assert.deepEqual(new Set(kept), new Set(["dist/", "dist/bundle/", "dist/bundle/**", "host.json", "package.json", "auditguard.yaml"]));
 });
+
+test("azure.yaml: the prepackage hook refuses to package without a valid auditguard.yaml", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { copyFileSync, mkdtempSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const hook = azd.services.api!.hooks!.prepackage!.run;
+  const steps = hook.split("&&").map((s) => s.trim());
+  const validate = steps.find((s) => / validate auditguard\.yaml$/.test(s));
+  assert.ok(validate, "the hook validates the baseline");
+  assert.ok(steps.indexOf(validate) < steps.findIndex((s) => s === "npm run build"), "before building");
+  // The validate step as the hook runs it (sh, from the project folder), against a folder's auditguard.yaml.
+  const run = (dir: string) => spawnSync("sh", ["-c", validate.replace("bin/auditguard.mjs", join(root, "bin/auditguard.mjs"))], { cwd: dir, encoding: "utf8" });
+  const dir = mkdtempSync(join(tmpdir(), "auditguard-azd-"));
+  assert.equal(run(dir).status, 2, "no auditguard.yaml: stop");
+  writeFileSync(join(dir, "auditguard.yaml"), "version: 1\nmode: sometimes\n");
+  const bad = run(dir);
+  assert.equal(bad.status, 2, "an invalid one: stop");
+  assert.match(bad.stderr, /auditguard\.yaml:2:7: mode/);
+  copyFileSync(join(root, "auditguard.example.yaml"), join(dir, "auditguard.yaml"));
+  const good = run(dir);
+  assert.equal(good.status, 0, good.stderr);
+});

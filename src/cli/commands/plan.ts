@@ -6,10 +6,11 @@ import { parseObservation } from "../../core/observation-schema.js";
 import { readBaselineFile } from "./validate.js";
 import type { CommandResult } from "../result.js";
 import { EXIT, failure, ok } from "../result.js";
+import { sqlScript } from "../sql-script.js";
 
 export function planCommand(options: { config: string; observation: string; format?: string; now?: Date }): CommandResult {
   const format = options.format ?? "text";
-  if (format !== "text" && format !== "json") return failure(`unknown format '${format}': use text or json\n`);
+  if (format !== "text" && format !== "json" && format !== "sql") return failure(`unknown format '${format}': use text, json or sql\n`);
   const read = readBaselineFile(options.config);
   if (!read.ok) return read.result;
   let raw: unknown;
@@ -25,6 +26,7 @@ export function planCommand(options: { config: string; observation: string; form
   const actions = plan(read.baseline, parsed.observation, findings);
   const exitCode = actions.length ? EXIT.drift : EXIT.ok;
   if (format === "json") return ok(`${JSON.stringify({ target: parsed.observation.target, findings, plan: actions }, null, 2)}\n`, exitCode);
+  if (format === "sql") return ok(sqlScript([{ target: parsed.observation.target, actions }], { generatedAt: now.toISOString(), origin: `the observation ${options.observation} (observed ${parsed.observation.observedAt})` }), exitCode);
   const failing = findings.filter((f) => f.status === "fail" || f.status === "error");
   const lines = [`# ${parsed.observation.target.kind} ${parsed.observation.target.id}`];
   lines.push(failing.length ? `# ${failing.length} finding${failing.length === 1 ? "" : "s"}:` : "# no findings");

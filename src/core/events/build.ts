@@ -1,5 +1,5 @@
 import { findSecret } from "../redaction.js";
-import { cloudEventSchema, eventDataSchemas } from "./catalog.js";
+import { cloudEventSchema, dataSchemaId, eventDataSchemas } from "./catalog.js";
 import type { CloudEvent, EventData, EventType } from "./catalog.js";
 
 export interface EventContext {
@@ -32,7 +32,7 @@ export function buildEvent<T extends EventType>(type: T, data: EventData<T>, con
     ...(subject ? { subject } : {}),
     time: context.now.toISOString(),
     datacontenttype: "application/json",
-    dataschema: `urn:auditguard:schema:${type}:1`,
+    dataschema: dataSchemaId(type),
     data: parsedData,
   };
   cloudEventSchema.parse(event);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { activityEvidenceSchema } from "../activity-evidence.js";
 
 /**
  * The events AuditGuard publishes, as CloudEvents 1.0 in JSON structured mode. Each event type has a zod schema
@@ -14,6 +15,13 @@ export const EVENT_TYPES = {
 } as const;
 
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
+/**
+ * What an event's `dataschema` names: the schema of its `data` ("Identifies the schema that data adheres to",
+ * CloudEvents 1.0 spec, dataschema), published as schema/events/<type>.data.schema.json. The whole event's
+ * envelope schema (<type>.schema.json) has an id of its own.
+ */
+export const dataSchemaId = (type: EventType) => `urn:auditguard:schema:${type}:data:1`;
 
 const targetRef = z
   .object({
@@ -89,18 +97,7 @@ export const eventDataSchemas = {
       kind: z.enum(["copy-only-backup", "unapproved-backup-destination", "audit-tampering", "audit-silence"]),
       summary: z.string(),
       window: z.object({ from: z.string().datetime(), to: z.string().datetime() }).strict(),
-      evidence: z.array(
-        z
-          .object({
-            time: z.string().datetime(),
-            actionId: z.string(),
-            principal: z.string(),
-            database: z.string().optional(),
-            statement: z.string().describe("The audited statement, with any credential redacted"),
-            storageAccount: z.string().optional(),
-          })
-          .strict(),
-      ),
+      evidence: z.array(activityEvidenceSchema),
     })
     .strict(),
   [EVENT_TYPES.scanCompleted]: z

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { activityEvidenceSchema } from "../activity-evidence.js";
 
 /**
  * The compliance report: one data model, rendered to JSON, HTML, CSV, SARIF and Markdown with the same content.
  * It is built from the results store (latest result per target plus run history) and is a public format:
  * its JSON Schema is committed in schema/report.schema.json.
  */
-export const REPORT_SCHEMA_VERSION = "1.0";
+export const REPORT_SCHEMA_VERSION = "1.1";
 
 const targetKind = z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]);
 const targetStatus = z.enum(["compliant", "remediated", "noncompliant", "exempt", "error"]);
@@ -19,8 +20,15 @@ export const reportRuleSchema = z
     kind: z.union([targetKind, z.literal("activity")]),
     rationale: z.string(),
     remedy: z.string(),
+    /** Whether AuditGuard fixes it in enforce mode (activity rules report only). */
+    remediable: z.boolean(),
+    /** Rules it presupposes: its failure is shown as a consequence of theirs when they fail too. */
+    dependsOn: z.array(z.string()).optional(),
   })
   .strict();
+
+/** One audit record behind an activity finding (the same shape as in the suspicious-activity event). */
+export const reportActivityEventSchema = activityEvidenceSchema;
 
 export const reportFindingSchema = z
   .object({
@@ -28,9 +36,15 @@ export const reportFindingSchema = z
     status: z.enum(["fail", "error"]),
     severity,
     message: z.string(),
-    /** When the observation this finding is based on was made (ISO 8601). */
+    /** When the observation this finding is based on was made (ISO 8601); activity events carry their own times. */
     observedAt: z.string().datetime(),
-    evidence: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * The rule id of the open finding this one is a consequence of (a rule it depends on that also fails, followed
+     * up to the first that has no failing dependency of its own); absent for a root cause.
+     */
+    consequenceOf: z.string().optional(),
+    /** What the rule saw; for activity rules, `events` holds the audit records behind the finding. */
+    evidence: z.object({ events: z.array(reportActivityEventSchema).optional() }).catchall(z.unknown()).optional(),
   })
   .strict();
 
@@ -107,11 +121,21 @@ export const complianceReportSchema = z
         .strict(),
     ),
     rules: z.array(reportRuleSchema),
+    /** Last, so a renderer can stream it: everything above is known before the first target is read. */
     targets: z.array(reportTargetSchema),
   })
   .strict();
 
+/** The report without its targets: all a renderer needs before the targets stream in (summary, trend, rules...). */
+export const reportHeaderSchema = complianceReportSchema.omit({ targets: true });
+
 export type ComplianceReport = z.infer<typeof complianceReportSchema>;
+export type ReportHeader = z.infer<typeof reportHeaderSchema>;
+export type ReportActivityEvent = z.infer<typeof reportActivityEventSchema>;
+export type ReportSummary = ReportHeader["summary"];
+export type ReportTrendPoint = ReportHeader["trend"][number];
+/** Targets as a renderer takes them: an array, a generator, or pages read from the results store. */
+export type ReportTargets = Iterable<ReportTarget> | AsyncIterable<ReportTarget>;
 export type ReportTarget = z.infer<typeof reportTargetSchema>;
 export type ReportFinding = z.infer<typeof reportFindingSchema>;
 export type ReportChange = z.infer<typeof reportChangeSchema>;

@@ -103,6 +103,8 @@ export const activityRules: Rule[] = [
     rationale: "An audit that looks configured but has sent nothing for hours points at a broken pipeline: a deleted diagnostic setting, a failed session, a full target.",
     remedy: "Check the audit status, the diagnostic setting and the workspace's ingestion.",
     remediable: false,
+    // Silence is what a missing or disabled audit, or a missing diagnostic setting, looks like from the workspace.
+    dependsOn: ["mi.audit.enabled", "mi.audit.started", "mi.specification.enabled", "mi.diagnostic-setting", "sql.auditing.enabled", "sql.diagnostic-setting", "synapse.auditing.enabled", "synapse.diagnostic-setting"],
     check: withActivity((a, { baseline, now }) => {
       const hours = baseline.activity.silenceHours;
       if (hours === undefined) return notApplicable("silence detection is off (activity.silenceHours)");

@@ -33,6 +33,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "Managed Instance has no ARM auditing API: the T-SQL server audit is the only thing that records backups, restores and audit changes.",
     remedy: "CREATE SERVER AUDIT [<name>] TO EXTERNAL_MONITOR, then turn it on.",
     remediable: true,
+    dependsOn: ["mi.engine-edition"],
     check: withView((v) =>
       v.audit
         ? pass(`server audit ${auditName(v)} exists`, { auditGuid: v.audit.auditGuid })
@@ -47,6 +48,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "An audit to EXTERNAL_MONITOR reaches Log Analytics through the diagnostic setting; an audit that writes elsewhere is invisible to the alerts built on that workspace.",
     remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] TO EXTERNAL_MONITOR (or the baseline's URL), turn it back on.",
     remediable: true,
+    dependsOn: ["mi.audit.exists"],
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
       return targetMatches(v.audit.target, v.desired)
@@ -62,6 +64,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "A disabled audit records nothing; switching it off is the first step of covering a backup taken out of the estate.",
     remedy: "ALTER SERVER AUDIT [<name>] WITH (STATE = ON).",
     remediable: true,
+    dependsOn: ["mi.audit.exists"],
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
       return v.audit.isStateEnabled ? pass("audit is enabled") : fail("audit is disabled (STATE = OFF)");
@@ -75,6 +78,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "An enabled audit whose session failed (sys.dm_server_audit_status not STARTED) writes nothing, though its definition looks right.",
     remedy: "Restart the audit: ALTER SERVER AUDIT [<name>] WITH (STATE = OFF), then WITH (STATE = ON); investigate the target if it fails again.",
     remediable: true,
+    dependsOn: ["mi.audit.enabled"],
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
       if (!v.audit.isStateEnabled) return fail("audit is disabled, so its session is not started", { status: v.audit.status });
@@ -89,6 +93,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "A long queue delay loses more events if the instance fails; ON_FAILURE decides whether work continues when auditing cannot write.",
     remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] WITH (QUEUE_DELAY = n, ON_FAILURE = x), turn it back on.",
     remediable: true,
+    dependsOn: ["mi.audit.exists"],
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
       const want = v.desired.audit;
@@ -107,6 +112,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "An audit without a specification records only its own state changes; the specification decides which actions are audited.",
     remedy: "CREATE SERVER AUDIT SPECIFICATION [<spec>] FOR SERVER AUDIT [<name>] ADD (<groups>) WITH (STATE = ON).",
     remediable: true,
+    dependsOn: ["mi.audit.exists"],
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist, so no specification is bound to it`);
       if (v.boundSpecifications.length) return pass(`specification ${v.boundSpecifications.map((s) => s.name).join(", ")} is bound to the audit`);
@@ -122,6 +128,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "BACKUP_RESTORE_GROUP records backups and restores (the exfiltration path); AUDIT_CHANGE_GROUP records anyone tampering with the audit first.",
     remedy: "Turn the specification off, ALTER SERVER AUDIT SPECIFICATION [<spec>] ADD (<group>), turn it back on. Extra groups are kept.",
     remediable: true,
+    dependsOn: ["mi.specification.exists"],
     check: withView((v) => {
       const required = v.desired.specification.actionGroups;
       const bound = v.boundSpecifications;
@@ -140,6 +147,7 @@ export const managedInstanceRules: Rule[] = [
     rationale: "A disabled specification audits nothing even when the audit is on.",
     remedy: "ALTER SERVER AUDIT SPECIFICATION [<spec>] WITH (STATE = ON).",
     remediable: true,
+    dependsOn: ["mi.specification.exists"],
     check: withView((v) => {
       const bound = v.boundSpecifications;
       if (!bound.length) return fail("no specification is bound to the audit");

@@ -26,3 +26,17 @@ export function ruleById(id: string): Rule | undefined {
 export function rulesFor(kind: TargetKind): Rule[] {
   return RULES.filter((r) => r.kind === kind || r.kind === "activity");
 }
+
+// A dependency names a rule of the catalog, and following dependencies never comes back to where it started.
+for (const rule of RULES) {
+  const path = new Set<string>();
+  const walk = (id: string): void => {
+    if (path.has(id)) throw new Error(`rule dependencies form a cycle through ${id}`);
+    const r = byId.get(id);
+    if (!r) throw new Error(`rule ${rule.id} depends on ${id}, which is not in the catalog`);
+    path.add(id);
+    for (const dep of r.dependsOn ?? []) walk(dep);
+    path.delete(id);
+  };
+  walk(rule.id);
+}

@@ -26,6 +26,12 @@ export interface Rule {
   remedy: string;
   /** Whether AuditGuard's planner fixes it; activity rules report, they do not remediate. */
   remediable: boolean;
+  /**
+   * Rules this one presupposes: when one of them fails too, this failure is a consequence of that one (a missing
+   * audit also fails "enabled", "started", "options"...), and reports show it under its cause. Presentation only:
+   * the finding is still evaluated, counted and remediated on its own.
+   */
+  dependsOn?: readonly string[];
   check(context: RuleContext): RuleOutcome;
 }
 

@@ -45,6 +45,8 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       rationale: "State Enabled is not 'sending to my workspace': auditing only to storage passes Azure Policy's check but never reaches Log Analytics.",
       remedy: "PUT the policy with isAzureMonitorTargetEnabled true; the diagnostic setting then routes the events.",
       remediable: true,
+      // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
+      dependsOn: [`${prefix}.auditing.enabled`],
       check: withPolicy(kind, (p, want) =>
         !want.isAzureMonitorTargetEnabled || p.isAzureMonitorTargetEnabled === true ? pass("Azure Monitor target enabled") : fail("isAzureMonitorTargetEnabled is not true"),
       ),
@@ -57,6 +59,8 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       rationale: "The portal's default groups record every batch and every successful and failed login; without them the audit misses what investigations need.",
       remedy: "PUT the policy with the missing groups added to auditActionsAndGroups (existing groups kept).",
       remediable: true,
+      // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
+      dependsOn: [`${prefix}.auditing.enabled`],
       check: withPolicy(kind, (p, want) => {
         const missing = missingActionGroups(p, want.actionGroups);
         return missing.length ? fail(`missing ${missing.join(", ")}`, { auditActionsAndGroups: p.auditActionsAndGroups ?? [] }) : pass(`holds ${want.actionGroups.join(", ")}`);
@@ -70,6 +74,8 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       rationale: "Audit logs kept in storage must outlive the investigations that need them; 0 means unlimited, and auditing only to Log Analytics has no retention to check here.",
       remedy: "PUT the policy with retentionDays at least the baseline's minimum (or 0 for unlimited).",
       remediable: true,
+      // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
+      dependsOn: [`${prefix}.auditing.enabled`],
       check: withPolicy(kind, (p, want) => {
         if (!p.storageEndpoint) return notApplicable("no storage target: retention is the workspace's");
         const days = p.retentionDays ?? 0;
