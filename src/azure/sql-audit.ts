@@ -57,13 +57,34 @@ export interface RawAuditCatalog {
   }>;
   specifications: Array<{ id: number; name: string; auditGuid: string | null; isStateEnabled: boolean }>;
   details: Array<{ specificationId: number; actionName: string; auditedResult: string | null }>;
+  /**
+   * sys.server_file_audits: the file-like audits (on Managed Instance, the URL audits) with their path and options.
+   * `retentionDays` is undefined where the instance has no such column (it is not on the documented page).
+   */
+  fileAudits: Array<{
+    auditId: number;
+    logFilePath: string | null;
+    logFileName: string | null;
+    maxFileSize: number | null;
+    maxRolloverFiles: number | null;
+    maxFiles: number | null;
+    reservedDiskSpace: number | null;
+    retentionDays: number | null | undefined;
+  }>;
 }
 
-/** The catalog in one batch: four result sets, one round trip. */
+/**
+ * The catalog in one batch: five result sets, one round trip. The audit's target path comes from
+ * sys.server_file_audits (the PATH it was given), never from sys.dm_server_audit_status.audit_file_path, which is
+ * the current .xel file and NULL while the audit is stopped ("sys.dm_server_audit_status (Transact-SQL)"). The file
+ * audits are read with `*` so a column the instance may or may not have (retention_days) is read where it exists
+ * and its absence does not fail the read.
+ */
 export const READ_AUDIT_CATALOG = `SELECT CAST(SERVERPROPERTY('EngineEdition') AS int) AS engine_edition, @@VERSION AS version, SUSER_SNAME() AS login_name, HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY SERVER AUDIT') AS can_alter;
 SELECT a.audit_id, a.name, a.audit_guid, a.type, a.type_desc, a.on_failure_desc, a.is_state_enabled, a.queue_delay, a.predicate, s.status_desc, s.audit_file_path FROM sys.server_audits AS a LEFT JOIN sys.dm_server_audit_status AS s ON s.audit_id = a.audit_id ORDER BY a.name;
 SELECT sp.server_specification_id, sp.name, sp.audit_guid, sp.is_state_enabled FROM sys.server_audit_specifications AS sp ORDER BY sp.name;
-SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys.server_audit_specification_details AS d ORDER BY d.server_specification_id, d.audit_action_name;`;
+SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys.server_audit_specification_details AS d ORDER BY d.server_specification_id, d.audit_action_name;
+SELECT * FROM sys.server_file_audits ORDER BY audit_id;`;
 
 export const APPLOCK_RESOURCE = "auditguard:server-audit";
 
@@ -126,9 +147,12 @@ export function connectionConfig(target: SqlTarget, access: SqlAccess): Connecti
 const str = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 const bool = (v: unknown): boolean => v === true || v === 1;
 
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
 export function parseAuditCatalog(recordsets: ReadonlyArray<ReadonlyArray<Record<string, unknown>>>): RawAuditCatalog {
-  if (recordsets.length !== 4) throw new Error(`expected 4 result sets from the audit catalog query, got ${recordsets.length}`);
-  const [serverRows, auditRows, specRows, detailRows] = recordsets as [
+  if (recordsets.length !== 5) throw new Error(`expected 5 result sets from the audit catalog query, got ${recordsets.length}`);
+  const [serverRows, auditRows, specRows, detailRows, fileRows] = recordsets as [
+    ReadonlyArray<Record<string, unknown>>,
     ReadonlyArray<Record<string, unknown>>,
     ReadonlyArray<Record<string, unknown>>,
     ReadonlyArray<Record<string, unknown>>,
@@ -165,6 +189,16 @@ export function parseAuditCatalog(recordsets: ReadonlyArray<ReadonlyArray<Record
       specificationId: Number(r.server_specification_id),
       actionName: str(r.audit_action_name),
       auditedResult: r.audited_result === null || r.audited_result === undefined ? null : String(r.audited_result),
+    })),
+    fileAudits: fileRows.map((r) => ({
+      auditId: Number(r.audit_id),
+      logFilePath: r.log_file_path === null || r.log_file_path === undefined ? null : String(r.log_file_path),
+      logFileName: r.log_file_name === null || r.log_file_name === undefined ? null : String(r.log_file_name),
+      maxFileSize: num(r.max_file_size),
+      maxRolloverFiles: num(r.max_rollover_files),
+      maxFiles: num(r.max_files),
+      reservedDiskSpace: num(r.reserved_disk_space),
+      retentionDays: "retention_days" in r ? num(r.retention_days) : undefined,
     })),
   };
 }

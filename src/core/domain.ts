@@ -31,10 +31,24 @@ export interface ObservationError {
 /** Each part of an observation is read on its own and can fail on its own. */
 export type Observed<T> = { ok: true; value: T } | { ok: false; error: ObservationError };
 
+/**
+ * Where an audit writes. A URL audit's path is the container it was given (sys.server_file_audits.log_file_path);
+ * its retention is null where the instance does not report one.
+ */
 export type AuditTarget =
   | { kind: "EXTERNAL_MONITOR" }
   | { kind: "URL"; path: string | null; retentionDays: number | null }
   | { kind: "OTHER"; description: string };
+
+/** A file-like audit's options as sys.server_file_audits reports them (evidence; the baseline does not govern them). */
+export interface AuditFileOptions {
+  maxFileSize: number | null;
+  maxRolloverFiles: number | null;
+  maxFiles: number | null;
+  reservedDiskSpace: number | null;
+  /** The .xel file being written now (sys.dm_server_audit_status.audit_file_path), null while stopped. */
+  currentFile: string | null;
+}
 
 export interface ObservedAudit {
   name: string;
@@ -46,9 +60,11 @@ export interface ObservedAudit {
   isStateEnabled: boolean;
   queueDelay: number;
   onFailure: string;
+  /** The audit's filter (sys.server_audits.predicate): the WHERE clause that decides which events it records. */
   predicate: string | null;
   /** sys.dm_server_audit_status.status_desc, or null when the audit has no row there. */
   status: string | null;
+  file?: AuditFileOptions;
 }
 
 export interface ObservedSpecification {
@@ -146,7 +162,9 @@ export interface Finding {
 
 /** One Managed Instance change, as structured data; the statement is rendered from it. */
 export type SqlOperation =
-  | { op: "create-audit"; audit: string; target: "EXTERNAL_MONITOR" | { url: string; retentionDays: number }; queueDelayMs: number; onFailure: string }
+  | { op: "create-audit"; audit: string; target: "EXTERNAL_MONITOR" | { url: string; retentionDays: number }; queueDelayMs: number; onFailure: string; predicate?: string }
+  /** `predicate` null: REMOVE WHERE; otherwise WHERE <predicate> (the baseline's allowed filter). */
+  | { op: "alter-audit-filter"; audit: string; predicate: string | null }
   | { op: "alter-audit-target"; audit: string; target: "EXTERNAL_MONITOR" | { url: string; retentionDays: number } }
   | { op: "alter-audit-options"; audit: string; queueDelayMs: number; onFailure: string }
   | { op: "set-audit-state"; audit: string; state: "ON" | "OFF" }
@@ -178,6 +196,12 @@ export type RemediationAction =
 
 export type TargetStatus = "compliant" | "remediated" | "noncompliant" | "exempt" | "error";
 
+/** A fix the planner will not make, and why: a conflict with an object the baseline does not own, a switch of storage authentication it was not told to make, a fix that did not converge. */
+export interface BlockedChange {
+  ruleIds: string[];
+  reason: string;
+}
+
 export interface TargetResult {
   scanId: string;
   target: Target;
@@ -193,6 +217,15 @@ export interface TargetResult {
   failedAction?: { action: RemediationAction; error: ObservationError };
   /** Findings after remediation, when anything was applied. */
   findingsAfter?: Finding[];
+  /** Fixes the planner would not make, with why (reported, never applied). */
+  blocked?: BlockedChange[];
+  /** Set when auditing switched off for a change was switched back on after the change failed part-way. */
+  restored?: { actions: RemediationAction[]; error?: ObservationError };
+  /**
+   * Rules still failing right after their fix was applied: the fix does not converge. `planDigest` names the plan
+   * that was applied, so the next scan does not apply the same plan again while nothing changed.
+   */
+  notConverged?: { ruleIds: string[]; planDigest: string; at: string };
   exemption?: { reason: string; expires?: string };
   /** The look-back window the activity rules read, when activity was read. */
   activityWindow?: { from: string; to: string };

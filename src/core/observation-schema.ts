@@ -29,6 +29,10 @@ const sql = z
           onFailure: z.string(),
           predicate: z.string().nullable(),
           status: z.string().nullable(),
+          file: z
+            .object({ maxFileSize: z.number().nullable(), maxRolloverFiles: z.number().nullable(), maxFiles: z.number().nullable(), reservedDiskSpace: z.number().nullable(), currentFile: z.string().nullable() })
+            .strict()
+            .optional(),
         })
         .strict(),
     ),

@@ -1,5 +1,5 @@
 // The Functions app's entry: registering every function is all loading it does; each handler loads the scanner
-// (Azure SDKs, mssql) on its first invocation, which keeps the host's cold start close to @azure/functions alone.
+// (Azure SDKs, tedious) on its first invocation, which keeps the host's cold start close to @azure/functions alone.
 import "./scheduled-scan.js";
 import "./scan-worker.js";
 import "./scan-poison.js";

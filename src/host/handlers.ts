@@ -1,6 +1,6 @@
 /**
  * The Functions app's handlers. src/functions registers them and loads this module on first use, so the host
- * loads the scanner (Azure SDKs, mssql) only when a function runs, not at start-up.
+ * loads the scanner (Azure SDKs, tedious) only when a function runs, not at start-up.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
 import type { TargetResult } from "../core/domain.js";
@@ -29,6 +29,7 @@ import { hostServices } from "./services.js";
 import type { HostServices } from "./services.js";
 import { MAX_DEQUEUE_COUNT } from "./queue-names.js";
 import { parseReportQuery } from "./report-query.js";
+import { TOOL_VERSION } from "../core/version.js";
 
 /**
  * Every hour by default (AUDITGUARD_SCHEDULE): close earlier scans that outlived their deadline, enumerate the
@@ -134,7 +135,6 @@ export async function scanPoison(message: unknown, context: InvocationContext): 
  * and rule. The ETag is the content's hash (the generation time excluded), so a dashboard polling with
  * If-None-Match gets 304 until something changes.
  */
-export const APP_VERSION = "0.1.0";
 
 export async function complianceReport(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const parsed = parseReportQuery(request.query.entries());
@@ -150,7 +150,7 @@ export async function complianceReport(request: HttpRequest, context: Invocation
       runs: runs.map((r) => ({ scanId: r.scanId, ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}), counts: r.counts })),
       filters: parsed.query.filters,
       now: new Date(),
-      version: APP_VERSION,
+      version: TOOL_VERSION,
     });
     const { generatedAt: _generatedAt, ...content } = report;
     const etag = `"${createHash("sha256").update(parsed.query.format).update(JSON.stringify(content)).digest("base64url").slice(0, 32)}"`;

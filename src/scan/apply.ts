@@ -1,4 +1,5 @@
-import type { ManagedInstanceSql, ObservationError, RemediationAction, Target } from "../core/domain.js";
+import type { ManagedInstanceSql, ObservationError, RemediationAction, SqlOperation, Target } from "../core/domain.js";
+import { renderStatement } from "../core/sql-text/render.js";
 import { putAuditingPolicy, putDiagnosticSetting } from "../azure/arm-auditing.js";
 import { SqlAuditConnection, SqlStatementError } from "../azure/sql-audit.js";
 import { describeError } from "./errors.js";
@@ -14,6 +15,8 @@ import type { Budget } from "./budget.js";
 export interface ApplyOutcome {
   applied: RemediationAction[];
   failed?: { action: RemediationAction; error: ObservationError; outcomeUnknown?: boolean };
+  /** What was switched back ON after a failure part-way, and the error if even that failed. */
+  restored?: { actions: RemediationAction[]; error?: ObservationError };
 }
 
 type TsqlAction = Extract<RemediationAction, { kind: "tsql" }>;
@@ -27,6 +30,26 @@ function failure(action: RemediationAction, error: unknown, operation: Parameter
   return { action, error: { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}) }, ...(unknown ? { outcomeUnknown: true } : {}) };
 }
 
+/** The statements that switch back ON what a plan switched OFF and did not switch back itself: specifications first, then audits. */
+export function restoreActions(applied: readonly RemediationAction[]): TsqlAction[] {
+  const off = new Map<string, SqlOperation>();
+  for (const a of applied) {
+    if (a.kind !== "tsql") continue;
+    const op = a.operation;
+    if (op.op === "set-audit-state" || op.op === "set-specification-state") {
+      const key = op.op === "set-audit-state" ? `audit:${op.audit.toLowerCase()}` : `spec:${op.specification.toLowerCase()}`;
+      if (op.state === "OFF") off.set(key, op);
+      else off.delete(key);
+    } else if (op.op === "drop-specification") off.delete(`spec:${op.specification.toLowerCase()}`);
+  }
+  const ops = [...off.values()].sort((a, b) => (a.op === b.op ? 0 : a.op === "set-specification-state" ? -1 : 1));
+  return ops.map((op) => {
+    const on = { ...op, state: "ON" } as SqlOperation;
+    const name = op.op === "set-audit-state" ? `audit ${op.audit}` : op.op === "set-specification-state" ? `specification ${op.specification}` : "";
+    return { kind: "tsql", ruleIds: [], description: `Switch ${name} back on after the failed change`, operation: on, statement: renderStatement(on) };
+  });
+}
+
 export async function applyActions(
   env: ScanEnvironment,
   target: Target,
@@ -34,6 +57,8 @@ export async function applyActions(
   budget: Budget,
   /** Re-plans the instance's T-SQL from a fresh read of its catalog, taken under the remediation lock. */
   replan?: (sql: ManagedInstanceSql) => RemediationAction[],
+  /** A budget of its own for switching auditing back on after a failure (the target's may be spent). */
+  restoreBudget?: () => Budget,
 ): Promise<ApplyOutcome> {
   const applied: RemediationAction[] = [];
   const tsql = actions.filter((a): a is TsqlAction => a.kind === "tsql");
@@ -71,7 +96,23 @@ export async function applyActions(
       );
     } catch (error) {
       const index = error instanceof SqlStatementError ? error.statementIndex : applied.length;
-      return { applied, failed: failure(current[index] ?? current[0] ?? tsql[0]!, error, "apply-sql-audit", target, budget) };
+      const failed = failure(current[index] ?? current[0] ?? tsql[0]!, error, "apply-sql-audit", target, budget);
+      await connection?.close().catch(() => undefined);
+      connection = undefined;
+      // Never worse: what this plan switched off is switched back on before the target is left, on a connection of
+      // its own (the first may be gone) and with a budget of its own. Changes that did succeed stay: they are the
+      // baseline's, so they are no worse than what was there.
+      // A statement whose reply was lost may have run: if it switched something off, that is switched on again too.
+      const unknown = failed.outcomeUnknown ? current[index] : undefined;
+      const switchedOff = unknown && "operation" in unknown && (unknown.operation.op === "set-audit-state" || unknown.operation.op === "set-specification-state") && unknown.operation.state === "OFF";
+      const restore = restoreActions(switchedOff ? [...applied, unknown] : applied);
+      if (!restore.length) return { applied, failed };
+      const own = restoreBudget?.();
+      try {
+        return { applied, failed, restored: await runRestore(env, target, restore, own ?? budget) };
+      } finally {
+        own?.dispose();
+      }
     } finally {
       await connection?.close().catch(() => undefined);
     }
@@ -91,4 +132,28 @@ export async function applyActions(
     }
   }
   return { applied };
+}
+
+async function runRestore(env: ScanEnvironment, target: Target, restore: TsqlAction[], budget: Budget): Promise<NonNullable<ApplyOutcome["restored"]>> {
+  const done: RemediationAction[] = [];
+  let connection: SqlAuditConnection | undefined;
+  try {
+    const { target: sqlTarget, access } = sqlTargetOf(env, target, budget.remainingMs());
+    connection = await budget.call("logging in to switch auditing back on (T-SQL)", (signal) => SqlAuditConnection.open(sqlTarget, access, signal));
+    const open = connection;
+    await budget.call("switching auditing back on (T-SQL)", () =>
+      open.withRemediationLock(async (run) => {
+        for (const action of restore) {
+          await run([action.statement]);
+          done.push(action);
+        }
+      }, Math.max(0, Math.min(30_000, budget.remainingMs() - 1_000))),
+    );
+    return { actions: done };
+  } catch (error) {
+    const d = describeError(error, "apply-sql-audit", target.id, budget.signal);
+    return { actions: done, error: { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}) } };
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
 }

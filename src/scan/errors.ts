@@ -29,7 +29,8 @@ export interface DescribedError {
 
 const ARM_PERMISSION: Partial<Record<Operation, string>> = {
   "read-auditing-policy": "Microsoft.Sql/servers/auditingSettings/read (or Microsoft.Synapse/workspaces/auditingSettings/read) — role Reader",
-  "write-auditing-policy": "Microsoft.Sql/servers/auditingSettings/write or Microsoft.Synapse/workspaces/auditingSettings/write — role SQL Security Manager (SQL) or a role with the Synapse action",
+  "write-auditing-policy":
+    "Microsoft.Sql/servers/auditingSettings/write or Microsoft.Synapse/workspaces/auditingSettings/write — role SQL Security Manager (SQL) or a role with the Synapse action; removing a filter writes extendedAuditingSettings/write, which SQL Security Manager does not have",
   "read-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/read — role Reader or Monitoring Reader",
   "write-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/write — role Monitoring Contributor",
   "read-activity": "Microsoft.Insights/logs/read on the resource, or Log Analytics Reader on its workspace",

@@ -10,7 +10,7 @@ import type { Progress, ResultsStore, ScanRun } from "../azure/results-store.js"
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
 import type { ScanEnvironment } from "./environment.js";
-import { discoverTargets, emptyCounts, failingRuleIds, newScanId, toStoredResult, toTarget } from "./run-scan.js";
+import { discoverTargets, emptyCounts, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
 import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import { describeError, formatReason } from "./errors.js";
@@ -181,7 +181,14 @@ export async function processScanRequest(services: FanOutServices, request: Scan
   const mode = lowestMode(modeFor(env.baseline, target.kind), run.mode, request.mode);
   if (mode === "off") return refuse(services, run, progress, request.targetId, `the baseline's mode for ${target.kind} is off`);
 
-  const result = await scanTarget(env, target, { scanId: request.scanId, now, mode, lock: storeLock(store, `${request.scanId}/${randomUUID()}`), ...(options.signal ? { signal: options.signal } : {}) });
+  const result = await scanTarget(env, target, {
+    scanId: request.scanId,
+    now,
+    mode,
+    lock: storeLock(store, `${request.scanId}/${randomUUID()}`),
+    previous: previousResult(store, target),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   if (result.status === "error" && result.retryable && !options.lastAttempt) throw new RetryLaterError(result.reason ?? "no reason given");
   return finish(services, run, progress, target, result);
 }

@@ -27,31 +27,45 @@ async function attempt<T>(budget: Budget, operation: Operation, call: string, re
   }
 }
 
-/** The audit's target, derived defensively from the type text: MI's type codes are undocumented data. */
-export function auditTargetOf(typeDesc: string, filePath: string | null): AuditTarget {
+type FileAudit = RawAuditCatalog["fileAudits"][number];
+
+/**
+ * The audit's target, derived defensively from the type text (MI's type codes are undocumented data) and, for a
+ * URL audit, its row in sys.server_file_audits: the container path it was given and its retention, if reported.
+ */
+export function auditTargetOf(typeDesc: string, file: FileAudit | undefined): AuditTarget {
   const desc = typeDesc.toUpperCase();
   if (desc.includes("EXTERNAL_MONITOR") || desc.includes("EXTERNAL MONITOR")) return { kind: "EXTERNAL_MONITOR" };
-  if (desc.includes("URL") || (filePath ?? "").toLowerCase().startsWith("https://")) return { kind: "URL", path: filePath, retentionDays: null };
+  if (desc.includes("URL") || (file?.logFilePath ?? "").toLowerCase().startsWith("https://")) {
+    return { kind: "URL", path: file?.logFilePath ?? null, retentionDays: file?.retentionDays ?? null };
+  }
   return { kind: "OTHER", description: typeDesc || "unknown" };
 }
 
 export function toManagedInstanceSql(raw: RawAuditCatalog): ManagedInstanceSql {
+  const files = new Map(raw.fileAudits.map((f) => [f.auditId, f]));
   return {
     engineEdition: raw.server.engineEdition,
     loginName: raw.server.loginName,
     canAlterAudits: raw.server.canAlterAudits,
-    audits: raw.audits.map((a) => ({
-      name: a.name,
-      auditGuid: a.auditGuid,
-      type: a.type,
-      typeDesc: a.typeDesc,
-      target: auditTargetOf(a.typeDesc, a.auditFilePath),
-      isStateEnabled: a.isStateEnabled,
-      queueDelay: a.queueDelay,
-      onFailure: a.onFailureDesc,
-      predicate: a.predicate,
-      status: a.statusDesc,
-    })),
+    audits: raw.audits.map((a) => {
+      const file = files.get(a.auditId);
+      return {
+        name: a.name,
+        auditGuid: a.auditGuid,
+        type: a.type,
+        typeDesc: a.typeDesc,
+        target: auditTargetOf(a.typeDesc, file),
+        isStateEnabled: a.isStateEnabled,
+        queueDelay: a.queueDelay,
+        onFailure: a.onFailureDesc,
+        predicate: a.predicate,
+        status: a.statusDesc,
+        ...(file
+          ? { file: { maxFileSize: file.maxFileSize, maxRolloverFiles: file.maxRolloverFiles, maxFiles: file.maxFiles, reservedDiskSpace: file.reservedDiskSpace, currentFile: a.auditFilePath } }
+          : {}),
+      };
+    }),
     specifications: raw.specifications.map((s) => ({
       name: s.name,
       auditGuid: s.auditGuid,
@@ -128,7 +142,8 @@ export async function observeTarget(env: ScanEnvironment, target: Target, option
     target.kind === "sql-managed-instance"
       ? undefined
       : attempt(budget, "read-auditing-policy", "reading the auditing policy (ARM)", target.id, (signal) =>
-          getAuditingPolicy(clients, { kind: target.kind as "sql-server" | "synapse-workspace", subscriptionId: target.subscriptionId, resourceGroup: target.resourceGroup, name: target.name }, "auditingSettings", signal),
+                    // The extended policy is the same policy with its filter (predicateExpression): one read gives both.
+          getAuditingPolicy(clients, { kind: target.kind as "sql-server" | "synapse-workspace", subscriptionId: target.subscriptionId, resourceGroup: target.resourceGroup, name: target.name }, "extendedAuditingSettings", signal),
         );
   const diagnosticSettings = await diagnostics;
   let activity = options.reuse?.activity;

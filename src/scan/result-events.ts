@@ -7,6 +7,7 @@ import { buildEvent } from "../core/events/build.js";
 import { storageAccountsIn } from "../core/rules/activity.js";
 import { ruleById } from "../core/rules/registry.js";
 import { redact, redactDeep } from "../core/redaction.js";
+import type { ActivityEvidence } from "../core/activity-evidence.js";
 
 /**
  * The alert events one target's result produces. Event ids are derived from scan, target and type, so a result
@@ -66,7 +67,7 @@ export function eventsForResult(raw: TargetResult, context: { source: string; no
   for (const finding of result.findings) {
     const kind = ACTIVITY_KIND[finding.ruleId];
     if (!kind || finding.status !== "fail") continue;
-    const raw = (finding.evidence?.events as Array<{ time: string; actionId: string; principal: string; database?: string; statement: string }> | undefined) ?? [];
+    const raw = (finding.evidence?.events as Array<Omit<ActivityEvidence, "storageAccount">> | undefined) ?? [];
     const window = result.activityWindow ?? { from: result.startedAt, to: result.startedAt };
     events.push(
       buildEvent(
@@ -84,8 +85,11 @@ export function eventsForResult(raw: TargetResult, context: { source: string; no
             return {
               time: new Date(e.time).toISOString(),
               actionId: e.actionId,
+              ...(e.actionName ? { actionName: e.actionName } : {}),
               principal: e.principal,
               ...(e.database ? { database: e.database } : {}),
+              ...(e.clientIp ? { clientIp: e.clientIp } : {}),
+              ...(e.application ? { application: e.application } : {}),
               statement: redact(e.statement),
               ...(accounts[0] ? { storageAccount: accounts[0] } : {}),
             };

@@ -51,6 +51,11 @@ export async function discoverTargets(env: ScanEnvironment, options: { mode?: "o
   return { inventory, all, targets };
 }
 
+/** The target's latest stored result, for the convergence check. */
+export function previousResult(store: ResultsStore, target: Target) {
+  return async () => (await store.getLatest(target.subscriptionId, target.id))?.detail as TargetResult | undefined;
+}
+
 export function newScanId(now: Date): string {
   return `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomUUID().slice(0, 8)}`;
 }
@@ -143,7 +148,7 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const outcomes = await runPool(
     targets,
     async (target, signal) => {
-      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`) } : {}) });
+      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`), previous: previousResult(options.store, target) } : {}) });
       counts[result.status]++;
       cells.add({ subscriptionId: target.subscriptionId, kind: target.kind, status: result.status, failingRuleIds: failingRuleIds(result) });
       if (options.store) {

@@ -1,6 +1,8 @@
 import type { Finding, ManagedInstanceSql, Observation, Target, TargetResult, TargetStatus } from "../core/domain.js";
 import { evaluate } from "../core/evaluate.js";
-import { plan } from "../core/plan.js";
+import { planTarget } from "../core/plan.js";
+import { describeChange } from "../core/domain.js";
+import type { BlockedChange, RemediationAction } from "../core/domain.js";
 import { exemptionFor, modeFor } from "../core/scope.js";
 import type { Mode } from "../core/policy/schema.js";
 import { applyActions } from "./apply.js";
@@ -10,6 +12,7 @@ import { describeError, formatReason } from "./errors.js";
 import { startBudget } from "./budget.js";
 import { redactDeep } from "../core/redaction.js";
 import type { TargetLock } from "./lease.js";
+import { createHash } from "node:crypto";
 
 /**
  * The per-target pipeline: observe → evaluate → plan → (enforce: lease → re-read and re-plan under it → apply →
@@ -27,7 +30,16 @@ export interface ScanTargetOptions {
   mode?: Mode;
   /** Serialises remediation of one target across scanners (Table storage lease). */
   lock?: TargetLock;
+  /** The target's previous result, when there is a store: a plan that did not converge then is not applied again. */
+  previous?: () => Promise<TargetResult | undefined>;
 }
+
+/** Names a plan by its exact changes, so "the same fix again" is recognised across scans. */
+export function planDigest(actions: readonly RemediationAction[]): string {
+  return createHash("sha256").update(actions.map(describeChange).join("\n\u0000")).digest("hex").slice(0, 32);
+}
+
+const describeBlocked = (blocked: readonly BlockedChange[]) => blocked.map((b) => `not fixed (${b.ruleIds.join(", ")}): ${b.reason}`).join("; ");
 
 /** Whether every part of the observation that could not be read failed for a transient reason (and one did). */
 function onlyTransientFailures(observation: Observation): boolean {
@@ -85,12 +97,14 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
   try {
     const observation = await observeTarget(env, target, { now: startedAt, budget });
     const findings = evaluate(env.baseline, observation, startedAt);
-    const actions = plan(env.baseline, observation, findings);
+    const { actions, blocked } = planTarget(env.baseline, observation, findings);
     if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
+    if (blocked.length) Object.assign(base, { blocked });
     if (mode !== "enforce" || !actions.length) {
       const { status, reason } = statusOf(findings, false);
       const retryable = status === "error" && onlyTransientFailures(observation);
-      return { ...base, status, ...(reason ? { reason } : {}), ...(retryable ? { retryable } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
+      const joined = joinReasons(reason, blocked.length ? describeBlocked(blocked) : undefined);
+      return { ...base, status, ...(joined ? { reason: joined } : {}), ...(retryable ? { retryable } : {}), finishedAt: now().toISOString(), findings, plan: actions, applied: [] };
     }
 
     // The lease comes first: nothing is changed before it is held, so a store outage here is a retryable error.
@@ -105,20 +119,29 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
     remediationStarted = true;
 
     let outcome;
-    let fresh = { observation, findings, actions };
+    let fresh = { observation, findings, actions, blocked };
+    let skipped: string | undefined;
+    let carried: TargetResult["notConverged"];
     try {
       // Under the lease, the ARM side is read again and the plan made again: another scanner may have fixed (or
       // changed) the target since it was observed, and a stale plan would write twice or undo a change made since.
       // A Managed Instance's T-SQL is re-read and re-planned under its application lock, inside applyActions.
       const reread = await observeTarget(env, target, { now: now(), budget, parts: { sql: false, activity: false }, reuse: { ...(observation.sql ? { sql: observation.sql } : {}), ...(observation.activity ? { activity: observation.activity } : {}) } });
       const rereadFindings = evaluate(env.baseline, reread, now());
-      fresh = { observation: reread, findings: rereadFindings, actions: plan(env.baseline, reread, rereadFindings) };
+      fresh = { observation: reread, findings: rereadFindings, ...planTarget(env.baseline, reread, rereadFindings) };
       const replan = (sql: ManagedInstanceSql) => {
         const withSql = { ...reread, sql: { ok: true as const, value: sql } };
-        return plan(env.baseline, withSql, evaluate(env.baseline, withSql, now()));
+        return planTarget(env.baseline, withSql, evaluate(env.baseline, withSql, now())).actions;
       };
+      // The same plan as one that was applied before and did not converge is not applied again: it would switch the
+      // audit off and on every scan for nothing. It stays reported until the target (and so the plan) changes.
+      const earlier = fresh.actions.length && options.previous ? (await budget.call("reading the previous result (results store)", () => options.previous!()).catch(() => undefined))?.notConverged : undefined;
+      if (earlier && earlier.planDigest === planDigest(fresh.actions)) {
+        skipped = `did not converge: the same change was applied at ${earlier.at} and ${earlier.ruleIds.join(", ")} still failed right after; it is not applied again until the target changes`;
+        carried = earlier;
+      }
       const lost = lock?.lease.lost();
-      outcome = lost ? { applied: [], failed: undefined, note: lost } : await applyActions(env, target, fresh.actions, budget, target.kind === "sql-managed-instance" ? replan : undefined);
+      outcome = lost || skipped ? { applied: [], failed: undefined, note: lost ?? skipped } : await applyActions(env, target, fresh.actions, budget, target.kind === "sql-managed-instance" ? replan : undefined, () => startBudget(seconds, options.signal));
     } finally {
       await lock?.lease.release().catch(() => undefined);
     }
@@ -134,6 +157,16 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
     // The status follows what the re-read shows: a fix whose reply was lost but which took effect is remediated;
     // a failed step is kept as evidence and named in the reason either way.
     const { status, reason } = statusOf(findingsAfter, outcome.applied.length > 0 || outcome.failed?.outcomeUnknown === true);
+    // A rule still failing right after its own fix ran does not converge: say so, with the evidence in the findings.
+    const fixedRules = new Set(outcome.applied.flatMap((a) => a.ruleIds));
+    const stillFailing = findingsAfter.filter((f) => f.status === "fail" && fixedRules.has(f.ruleId)).map((f) => f.ruleId);
+    const notConverged = stillFailing.length && !outcome.failed ? { ruleIds: stillFailing, planDigest: planDigest(fresh.actions), at: now().toISOString() } : carried;
+    const restored = "restored" in outcome ? outcome.restored : undefined;
+    const restoredReason = restored
+      ? restored.error
+        ? `AUDITING MAY BE OFF: switching back on what the failed change had switched off failed too (${formatReason({ ...restored.error, transient: false })})`
+        : `switched back on what the failed change had switched off: ${restored.actions.map((a) => a.description.replace(/^Switch (.*) back on after the failed change$/, "$1")).join(", ")}`
+      : undefined;
     const failedReason = outcome.failed
       ? outcome.failed.outcomeUnknown
         ? `the outcome of "${outcome.failed.action.description}" is unknown (${formatReason({ ...outcome.failed.error, transient: false })}); the re-read ${status === "remediated" ? "shows it took effect" : "decides the status"}`
@@ -142,7 +175,8 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
     const nothingLeft = !fresh.actions.length ? "the re-read under the lease found nothing left to change (another scanner or person fixed it)" : undefined;
     const tookOver = lock?.acquired ? lock.tookOver : undefined;
     const note = "note" in outcome ? outcome.note : undefined;
-    const joined = joinReasons(failedReason, note, nothingLeft, tookOver, reason);
+    const convergence = notConverged && !skipped ? `did not converge: ${notConverged.ruleIds.join(", ")} still fail right after their fix was applied` : undefined;
+    const joined = joinReasons(failedReason, restoredReason, note, convergence, nothingLeft, tookOver, reason, fresh.blocked.length ? describeBlocked(fresh.blocked) : undefined);
     return {
       ...base,
       status,
@@ -152,6 +186,9 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
       plan: fresh.actions,
       applied: outcome.applied,
       ...(outcome.failed ? { failedAction: { action: outcome.failed.action, error: outcome.failed.error } } : {}),
+      ...(restored ? { restored } : {}),
+      ...(fresh.blocked.length ? { blocked: fresh.blocked } : {}),
+      ...(notConverged ? { notConverged } : {}),
       findingsAfter,
     };
   } catch (error) {

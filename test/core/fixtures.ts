@@ -25,6 +25,20 @@ ${extra}`;
   return parsed.baseline;
 }
 
+/** The test baseline with some sections' fields replaced or added (one level deep per section). */
+export function baselineWith(sections: Record<string, Record<string, unknown>>): Baseline {
+  const base: Record<string, Record<string, unknown>> = {
+    managedInstance: { diagnosticSetting: { workspaceId: LAW } },
+    sqlServer: { diagnosticSetting: { workspaceId: LAW } },
+    synapseWorkspace: { diagnosticSetting: { workspaceId: LAW } },
+    activity: { allowedBackupStorageAccounts: ["corpbackups"], scannerPrincipals: ["auditguard-scanner"] },
+  };
+  for (const [name, fields] of Object.entries(sections)) base[name] = { ...base[name], ...fields };
+  const parsed = parseBaseline(JSON.stringify({ version: 1, mode: "enforce", ...base }));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return parsed.baseline;
+}
+
 export function target(kind: Target["kind"] = "sql-managed-instance", name = "mi-1", tags: Record<string, string> = {}): Target {
   const provider = kind === "sql-managed-instance" ? "Microsoft.Sql/managedInstances" : kind === "sql-server" ? "Microsoft.Sql/servers" : "Microsoft.Synapse/workspaces";
   return { id: `/subscriptions/${SUB}/resourceGroups/rg-data/providers/${provider}/${name}`, kind, name, subscriptionId: SUB, resourceGroup: "rg-data", location: "westeurope", tags };

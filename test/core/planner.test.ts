@@ -1,27 +1,26 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { evaluate, openFindings } from "../../src/core/evaluate.js";
-import { plan } from "../../src/core/plan.js";
+import { plan, planTarget } from "../../src/core/plan.js";
 import type { Observation, RemediationAction } from "../../src/core/domain.js";
-import { applyPlan } from "./state-model.js";
-import { audit, baseline, GUID_B, goodDiagnostics, goodPolicy, LAW, miObservation, miSql, NOW, OTHER_LAW, serverObservation, spec } from "./fixtures.js";
+import { audit, baseline, baselineWith, GUID_B, goodDiagnostics, goodPolicy, LAW, miObservation, miSql, NOW, OTHER_LAW, serverObservation, spec } from "./fixtures.js";
 
+// The planner's exact output for each drift shape, pinned to the documented ordering rules ("ALTER SERVER AUDIT",
+// "ALTER SERVER AUDIT SPECIFICATION": 33071, 33223, 33229, 33230). Whether a plan really converges is not decided
+// here against a model of our own making: test/scan/mi-enforce-property.test.ts runs plans on the emulator's engine,
+// and test/scan/managed-instance.test.ts re-reads every drift shape after its fix.
 const B = baseline();
 const statements = (actions: RemediationAction[]) => actions.filter((a) => a.kind === "tsql").map((a) => (a as { statement: string }).statement);
 
-function planFor(observation: Observation) {
-  return plan(B, observation, evaluate(B, observation, NOW));
+function planFor(observation: Observation, b = B) {
+  return plan(b, observation, evaluate(b, observation, NOW));
 }
 
-/** Applies the plan to the model, then proves the result evaluates clean and re-plans to nothing. */
-function assertFixes(observation: Observation) {
-  const actions = planFor(observation);
-  const after = applyPlan(observation, actions);
-  const remaining = openFindings(evaluate(B, after, NOW));
-  assert.deepEqual(remaining.map((f) => `${f.ruleId}: ${f.message}`), [], "a second evaluate is clean");
-  assert.deepEqual(planFor(after), [], "re-planning a clean state yields nothing");
-  return actions;
+function blockedFor(observation: Observation, b = B) {
+  return planTarget(b, observation, evaluate(b, observation, NOW)).blocked;
 }
+
+const assertFixes = (observation: Observation) => planFor(observation);
 
 const AUDIT = "[BackupRestoreAudit]";
 const SPEC = "[BackupRestoreAuditSpec]";
@@ -75,15 +74,18 @@ describe("Managed Instance drift shapes: exact T-SQL in the order the instance a
         `ALTER SERVER AUDIT SPECIFICATION ${SPEC} WITH (STATE = ON);`,
       ],
     },
+    // Bound to another audit, the specification of the baseline's name is someone else's setup: a conflict to report.
+    { name: "spec bound to another audit", sql: miSql({ audits: [audit(), audit({ name: "OtherAudit", auditGuid: GUID_B })], specifications: [spec({ auditGuid: GUID_B })] }), expected: [] },
     {
-      name: "spec bound to another audit",
-      sql: miSql({ audits: [audit(), audit({ name: "OtherAudit", auditGuid: GUID_B })], specifications: [spec({ auditGuid: GUID_B })] }),
-      expected: [
-        `ALTER SERVER AUDIT SPECIFICATION ${SPEC} WITH (STATE = OFF);`,
-        `DROP SERVER AUDIT SPECIFICATION ${SPEC};`,
-        `CREATE SERVER AUDIT SPECIFICATION ${SPEC} FOR SERVER AUDIT ${AUDIT} ADD (BACKUP_RESTORE_GROUP), ADD (AUDIT_CHANGE_GROUP) WITH (STATE = OFF);`,
-        `ALTER SERVER AUDIT SPECIFICATION ${SPEC} WITH (STATE = ON);`,
-      ],
+      name: "a filter on the audit",
+      sql: miSql({ audits: [audit({ predicate: "([server_principal_name]<>'mallory')" })] }),
+      expected: [`ALTER SERVER AUDIT ${AUDIT} WITH (STATE = OFF);`, `ALTER SERVER AUDIT ${AUDIT} REMOVE WHERE;`, `ALTER SERVER AUDIT ${AUDIT} WITH (STATE = ON);`],
+    },
+    {
+      // sys.server_file_audits reports the container; an unreported retention is no reason to re-target.
+      name: "URL audit at the baseline's container, retention not reported: nothing to change",
+      sql: miSql({ audits: [audit({ type: "UL", typeDesc: "URL", target: { kind: "URL", path: "https://corpaudit.blob.core.windows.net/sqlaudit", retentionDays: null } })] }),
+      expected: [],
     },
     {
       name: "group missing (spec on)",
@@ -98,18 +100,50 @@ describe("Managed Instance drift shapes: exact T-SQL in the order the instance a
     },
   ];
 
+  const urlBaseline = baselineWith({ managedInstance: { audit: { target: { url: { path: "https://corpaudit.blob.core.windows.net/sqlaudit", retentionDays: 30 } } } } });
   for (const c of cases) {
     it(c.name, () => {
-      const observation = miObservation(c.sql);
-      const actions = assertFixes(observation);
-      assert.deepEqual(statements(actions), c.expected);
+      const b = c.name.startsWith("URL audit") ? urlBaseline : B;
+      assert.deepEqual(statements(planFor(miObservation(c.sql), b)), c.expected);
     });
   }
 
+  it("a specification bound to another audit is reported as the conflict it is, and left alone", () => {
+    const observation = miObservation(miSql({ audits: [audit(), audit({ name: "OtherAudit", auditGuid: GUID_B })], specifications: [spec({ auditGuid: GUID_B })] }));
+    const finding = evaluate(B, observation, NOW).find((f) => f.ruleId === "mi.specification.exists");
+    assert.equal(finding?.status, "fail");
+    assert.match(finding?.message ?? "", /bound to audit OtherAudit: a conflict AuditGuard does not resolve by taking it over/);
+    const blocked = blockedFor(observation);
+    assert.deepEqual(blocked.map((b) => b.ruleIds), [["mi.specification.exists", "mi.specification.groups", "mi.specification.enabled"]]);
+    assert.match(blocked[0]!.reason, /bound to audit OtherAudit, not BackupRestoreAudit/);
+  });
+
+  it("the allowed filter: kept when it is the one on the audit, in whatever form the engine stores it", () => {
+    const b = baselineWith({ managedInstance: { audit: { allowedFilter: "server_principal_name <> 'AzureSQLConnectivityChecker'" } } });
+    assert.deepEqual(planFor(miObservation(miSql({ audits: [audit({ predicate: "([server_principal_name]<>N'AzureSQLConnectivityChecker')" })] })), b), []);
+    assert.deepEqual(statements(planFor(miObservation(miSql({ audits: [audit({ predicate: "([server_principal_name]<>'mallory')" })] })), b)), [
+      `ALTER SERVER AUDIT ${AUDIT} WITH (STATE = OFF);`,
+      `ALTER SERVER AUDIT ${AUDIT} WHERE server_principal_name <> N'AzureSQLConnectivityChecker';`,
+      `ALTER SERVER AUDIT ${AUDIT} WITH (STATE = ON);`,
+    ]);
+  });
+
+  it("the URL target's retention is compared where the instance reports it", () => {
+    const reported = miSql({ audits: [audit({ type: "UL", typeDesc: "URL", target: { kind: "URL", path: "https://corpaudit.blob.core.windows.net/sqlaudit/", retentionDays: 7 } })] });
+    assert.deepEqual(statements(planFor(miObservation(reported), urlBaseline)), [
+      `ALTER SERVER AUDIT ${AUDIT} WITH (STATE = OFF);`,
+      `ALTER SERVER AUDIT ${AUDIT} TO URL (PATH = N'https://corpaudit.blob.core.windows.net/sqlaudit', RETENTION_DAYS = 30);`,
+      `ALTER SERVER AUDIT ${AUDIT} WITH (STATE = ON);`,
+    ]);
+  });
+
   it("extra groups on the spec are kept", () => {
     const observation = miObservation(miSql({ specifications: [spec({ groups: ["FAILED_LOGIN_GROUP", "AUDIT_CHANGE_GROUP"] })] }));
-    const after = applyPlan(observation, planFor(observation));
-    assert.deepEqual(after.sql?.ok && after.sql.value.specifications[0]!.groups, ["FAILED_LOGIN_GROUP", "AUDIT_CHANGE_GROUP", "BACKUP_RESTORE_GROUP"]);
+    assert.deepEqual(statements(planFor(observation)), [
+      `ALTER SERVER AUDIT SPECIFICATION ${SPEC} WITH (STATE = OFF);`,
+      `ALTER SERVER AUDIT SPECIFICATION ${SPEC} ADD (BACKUP_RESTORE_GROUP);`,
+      `ALTER SERVER AUDIT SPECIFICATION ${SPEC} WITH (STATE = ON);`,
+    ], "only the missing group is added; nothing is dropped");
   });
 
   it("a specification with another name serving the audit is not ours to change: reported, not planned", () => {
@@ -169,19 +203,20 @@ describe("diagnostic settings", () => {
 
 describe("SQL server and Synapse auditing policies", () => {
   for (const kind of ["sql-server", "synapse-workspace"] as const) {
+    const keyBased = {
+      state: "Disabled",
+      isAzureMonitorTargetEnabled: false,
+      auditActionsAndGroups: ["BATCH_COMPLETED_GROUP", "DATABASE_LOGOUT_GROUP"],
+      storageEndpoint: "https://audits.blob.core.windows.net/",
+      retentionDays: 30,
+      isDevopsAuditEnabled: true,
+      storageAccountAccessKey: "secret-from-an-old-api",
+    };
     it(`${kind}: disabled, monitor flag off and groups missing are fixed in one PUT that keeps the user's fields`, () => {
-      const current = {
-        state: "Disabled",
-        isAzureMonitorTargetEnabled: false,
-        auditActionsAndGroups: ["BATCH_COMPLETED_GROUP", "DATABASE_LOGOUT_GROUP"],
-        storageEndpoint: "https://audits.blob.core.windows.net/",
-        retentionDays: 30,
-        isDevopsAuditEnabled: true,
-        storageAccountAccessKey: "secret-from-an-old-api",
-      };
-      const actions = assertFixes(serverObservation(kind, current));
-      const put = actions[0];
+      const current = { ...keyBased, isManagedIdentityInUse: true };
+      const put = planFor(serverObservation(kind, current))[0];
       assert.ok(put?.kind === "arm-auditing-put");
+      assert.equal(put.policy, "auditingSettings");
       assert.deepEqual(put.body, {
         state: "Enabled",
         isAzureMonitorTargetEnabled: true,
@@ -189,7 +224,32 @@ describe("SQL server and Synapse auditing policies", () => {
         storageEndpoint: "https://audits.blob.core.windows.net/",
         retentionDays: 90,
         isDevopsAuditEnabled: true,
+        isManagedIdentityInUse: true,
       });
+    });
+
+    // "storageAccountAccessKey: … If storageEndpoint is specified and storageAccountAccessKey is not, the storage will
+    // be accessed with the server's managed identity" (Server Blob Auditing Policies - Create Or Update).
+    it(`${kind}: a policy that reaches storage with a key is not rewritten unless the baseline allows the switch`, () => {
+      const observation = serverObservation(kind, keyBased);
+      assert.deepEqual(planFor(observation), []);
+      const blocked = blockedFor(observation);
+      assert.equal(blocked.length, 1);
+      assert.match(blocked[0]!.reason, /a PUT cannot resend the key and would switch it to the managed identity/);
+      const section = kind === "sql-server" ? "sqlServer" : "synapseWorkspace";
+      const allowing = baselineWith({ [section]: { auditing: { storageAuthentication: "managedIdentity" } } });
+      const put = planFor(observation, allowing)[0];
+      assert.ok(put?.kind === "arm-auditing-put");
+      assert.equal(put.body.isManagedIdentityInUse, true);
+      assert.match(put.description, /switching its storage access to the managed identity, as the baseline allows/);
+    });
+
+    it(`${kind}: a filter (predicateExpression) is removed through the extended policy, everything else kept`, () => {
+      const put = planFor(serverObservation(kind, { ...goodPolicy, predicateExpression: "server_principal_name <> 'mallory'" }))[0];
+      assert.ok(put?.kind === "arm-auditing-put");
+      assert.equal(put.policy, "extendedAuditingSettings");
+      assert.deepEqual(put.body, { ...goodPolicy, predicateExpression: "" });
+      assert.deepEqual(put.ruleIds, [`${kind === "sql-server" ? "sql" : "synapse"}.auditing.filter`]);
     });
 
     it(`${kind}: compliant policy plans nothing; retention 0 (unlimited) passes`, () => {

@@ -48,6 +48,7 @@ const drifts: Record<string, Record<string, unknown>> = {
   "mi-spec-other-audit": { audits: [audit(), audit({ name: "legacy" })], serverAuditSpecifications: [spec({ audit: "legacy" })] },
   "mi-group-missing": { audits: [audit()], serverAuditSpecifications: [spec({ actionGroups: ["AUDIT_CHANGE_GROUP", "FAILED_LOGIN_GROUP"] })] },
   "mi-spec-off": { audits: [audit()], serverAuditSpecifications: [spec({ enabled: false })] },
+  "mi-filtered": { audits: [audit({ predicate: "server_principal_name <> 'mallory'" })], serverAuditSpecifications: [spec()] },
   "mi-race": { audits: [], serverAuditSpecifications: [] },
 };
 
@@ -178,7 +179,7 @@ describe("the TDS endpoint and the SQL adapter", () => {
 });
 
 describe("every drift shape: planned, applied over TDS, re-read clean", () => {
-  for (const name of Object.keys(drifts).filter((n) => n !== "mi-race")) {
+  for (const name of Object.keys(drifts).filter((n) => n !== "mi-race" && n !== "mi-spec-other-audit")) {
     it(name, async () => {
       const result = await scanTarget(env, targets.get(name)!, { scanId: `drift-${name}` });
       const expected = name === "mi-compliant" ? "compliant" : "remediated";
@@ -190,6 +191,16 @@ describe("every drift shape: planned, applied over TDS, re-read clean", () => {
       assert.deepEqual(plan(baseline, observation, findings), [], "re-planning finds nothing");
     });
   }
+
+  it("mi-spec-other-audit: the specification of the baseline's name serves another audit: a conflict, reported and left alone", async () => {
+    const result = await scanTarget(env, targets.get("mi-spec-other-audit")!, { scanId: "conflict" });
+    assert.equal(result.status, "noncompliant");
+    assert.deepEqual(result.applied, []);
+    assert.match(result.reason ?? "", /specification auditguard-spec is bound to audit legacy, not auditguard/);
+    const after = await readManagedInstanceSql(env, targets.get("mi-spec-other-audit")!, budget());
+    const legacy = after.audits.find((a) => a.name === "legacy")!;
+    assert.equal(after.specifications.find((s) => s.name === "auditguard-spec")?.auditGuid, legacy.auditGuid, "the other audit keeps its specification");
+  });
 
   it("a login without ALTER ANY SERVER AUDIT reads but cannot change, and says which permission is missing", async () => {
     const result = await scanTarget(env, targets.get("mi-readonly")!, { scanId: "ro" });

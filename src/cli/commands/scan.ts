@@ -59,7 +59,7 @@ export function summaryTable(summary: ScanRunSummary, width = 160): string {
     textTable(["KIND", "TARGET", "STATUS", "CHANGES", "REASON"], rows, { width }) +
     `\n${summary.inventory.inScope} targets: ${c.compliant} compliant, ${c.remediated} remediated, ${c.noncompliant} noncompliant, ${c.exempt} exempt, ${c.error} error, ${summary.notScanned.length} not scanned` +
     ` (scan ${summary.scanId}, inventory via ${summary.inventory.source})\n` +
-    summary.inventory.failures.map((f) => `inventory incomplete: subscription ${f.subscriptionId}: ${redact(f.message)}\n`).join("")
+    summary.inventory.unreadable.map((u) => `inventory incomplete: ${redact(u)}\n`).join("")
   );
 }
 
@@ -78,13 +78,13 @@ export function reportOf(summary: ScanRunSummary) {
 
 export function scanExitCode(summary: ScanRunSummary): number {
   const c = summary.counts;
-  if (summary.inventory.failures.length || c.error || summary.notScanned.length) return EXIT.cannotScan;
+  if (summary.inventory.unreadable.length || c.error || summary.notScanned.length) return EXIT.cannotScan;
   return c.noncompliant ? EXIT.drift : EXIT.ok;
 }
 
 /**
  * Why a scan could not run, as the exit code and message a pipeline acts on. The inventory's own error
- * (InventoryError, from src/scan/errors.ts) and the credential errors of @azure/identity are matched by name:
+ * (InventoryError, from src/azure/errors.ts) and the credential errors of @azure/identity are matched by name:
  * they may come from another copy of the module, and the name is their documented identity.
  */
 const SIGN_IN_ERRORS = new Set(["CredentialUnavailableError", "AuthenticationError", "AggregateAuthenticationError", "AuthenticationRequiredError"]);
@@ -94,7 +94,7 @@ export function scanFailure(error: unknown): CommandResult {
   const message = redact(e.message ?? String(error));
   if (e.name === "InventoryError") {
     const unreadable = Array.isArray(e.unreadable) ? e.unreadable.map(String) : [];
-    return failure(`could not scan: the inventory could not be read completely: ${message}\n${unreadable.map((u) => `  unreadable: ${redact(u)}\n`).join("")}`, EXIT.cannotScan);
+    return failure(`could not scan: ${message}\n${unreadable.map((u) => `  unreadable: ${redact(u)}\n`).join("")}`, EXIT.cannotScan);
   }
   if (e.name && SIGN_IN_ERRORS.has(e.name)) return failure(`could not scan: sign-in failed (${e.name}): ${message}\n`, EXIT.cannotScan);
   if (e.name === "AbortError") return failure(`could not scan: the scan was cancelled\n`, EXIT.cannotScan);

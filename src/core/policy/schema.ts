@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ACTION_GROUP_NAMES, IDENTIFIER_RULE, isValidIdentifier } from "../sql-text/identifiers.js";
+import { ACTION_GROUP_NAMES, IDENTIFIER_RULE, isValidIdentifier, SERVER_AUDITING_ACTION_GROUPS } from "../sql-text/identifiers.js";
+import { canonicalPredicate, InvalidPredicateError } from "../sql-text/predicate.js";
 
 /**
  * The baseline: policy as code. One YAML or JSON file says what AuditGuard looks at (scope), what "audited"
@@ -13,7 +14,19 @@ export const MODES = ["off", "plan", "enforce"] as const;
 export type Mode = (typeof MODES)[number];
 
 const identifier = z.string().refine(isValidIdentifier, { message: IDENTIFIER_RULE });
-const actionGroup = z.enum(ACTION_GROUP_NAMES, { message: "not a known audit action group" });
+const actionGroup = z.enum(ACTION_GROUP_NAMES, { message: "not a server audit action group of SQL Server Audit (Managed Instance)" });
+const serverActionGroup = z.enum(SERVER_AUDITING_ACTION_GROUPS, {
+  message: `not an action group the server and workspace auditing API accepts (it lists ${SERVER_AUDITING_ACTION_GROUPS.join(", ")}; AUDIT_CHANGE_GROUP and the other server-scope groups are Managed Instance groups)`,
+});
+/** A filter the baseline allows: exactly the documented WHERE grammar, so it can be compared and written safely. */
+const auditFilter = z.string().superRefine((text, ctx) => {
+  try {
+    canonicalPredicate(text);
+  } catch (error) {
+    if (!(error instanceof InvalidPredicateError)) throw error;
+    ctx.addIssue({ code: "custom", message: `not an audit filter of the documented form (field op 'value' joined by AND/OR/NOT): ${error.message}` });
+  }
+});
 const workspaceId = z.string().regex(/^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.OperationalInsights\/workspaces\/[^/]+$/i, {
   message: "must be a Log Analytics workspace ARM id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>",
 });
@@ -46,6 +59,8 @@ const managedInstance = z
         // Managed Instance refuses QUEUE_DELAY 0 and 1..999 (reference/tds-and-mi.md §3.2).
         queueDelayMs: z.number().int().min(1000, { message: "Managed Instance accepts QUEUE_DELAY of 1000 ms or more" }).max(2147483647).default(1000),
         onFailure: z.enum(["CONTINUE", "FAIL_OPERATION"], { message: "Managed Instance accepts ON_FAILURE CONTINUE or FAIL_OPERATION (SHUTDOWN is not supported)" }).default("CONTINUE"),
+        // The one WHERE filter the audit may have; without it, any filter fails mi.audit.filter.
+        allowedFilter: auditFilter.optional(),
       })
       .strict()
       .prefault({}),
@@ -67,11 +82,17 @@ const serverAuditing = z
         state: z.literal("Enabled").default("Enabled"),
         isAzureMonitorTargetEnabled: z.boolean().default(true),
         actionGroups: z
-          .array(actionGroup)
+          .array(serverActionGroup)
           .min(1)
           .default(["BATCH_COMPLETED_GROUP", "SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP", "FAILED_DATABASE_AUTHENTICATION_GROUP"]),
         // Checked only where a storage target is configured; 0 means unlimited and always passes.
         minRetentionDays: z.number().int().min(0).max(3285).default(90),
+        // The one predicateExpression (extended auditing) the policy may have; without it, any filter fails.
+        allowedFilter: auditFilter.optional(),
+        // How a PUT may authenticate to the storage target. A PUT cannot resend the key it never read, and a storage
+        // endpoint without a key means "use the server's managed identity" (REST reference, storageAccountAccessKey),
+        // so with "keep" AuditGuard does not rewrite a key-based policy; "managedIdentity" lets it switch.
+        storageAuthentication: z.enum(["keep", "managedIdentity"]).default("keep"),
       })
       .strict()
       .prefault({}),

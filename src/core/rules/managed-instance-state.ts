@@ -45,17 +45,23 @@ export function desiredTarget(desired: Baseline["managedInstance"]): "EXTERNAL_M
 
 const trimSlash = (s: string) => s.replace(/\/+$/, "").toLowerCase();
 
+/**
+ * Whether the audit writes where the baseline says. A URL audit's retention is compared only where the instance
+ * reports it (sys.server_file_audits has no documented retention column): an unreported retention is not a
+ * difference to fix, since re-targeting the audit would switch it off and on for nothing.
+ */
 export function targetMatches(observed: AuditTarget, desired: Baseline["managedInstance"]): boolean {
   const want = desiredTarget(desired);
   if (want === "EXTERNAL_MONITOR") return observed.kind === "EXTERNAL_MONITOR";
-  return observed.kind === "URL" && observed.path !== null && trimSlash(observed.path) === trimSlash(want.url) && (observed.retentionDays ?? 0) === want.retentionDays;
+  return observed.kind === "URL" && observed.path !== null && trimSlash(observed.path) === trimSlash(want.url) && (observed.retentionDays === null || observed.retentionDays === want.retentionDays);
 }
 
 export function describeTarget(target: AuditTarget): string {
   if (target.kind === "EXTERNAL_MONITOR") return "EXTERNAL_MONITOR";
-  if (target.kind === "URL") return `URL ${target.path ?? "(path unknown)"}${target.retentionDays ? `, retention ${target.retentionDays} days` : ""}`;
+  if (target.kind === "URL") return `URL ${target.path ?? "(path unknown)"}${target.retentionDays === null ? " (retention not reported)" : `, retention ${target.retentionDays} days`}`;
   return target.description;
 }
+
 
 export function missingGroups(spec: ObservedSpecification, required: readonly string[]): string[] {
   const have = new Set(spec.groups.map((g) => g.toUpperCase()));

@@ -1,6 +1,7 @@
 import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
 import { fail, pass } from "./rule.js";
 import { describeTarget, isView, managedInstanceView, missingGroups, targetMatches } from "./managed-instance-state.js";
+import { filterAllowed } from "../sql-text/predicate.js";
 import type { ManagedInstanceView } from "./managed-instance-state.js";
 
 /** Runs `check` on the MI view, or returns why the view could not be built (wrong kind, unreadable, not an MI). */
@@ -53,7 +54,26 @@ export const managedInstanceRules: Rule[] = [
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
       return targetMatches(v.audit.target, v.desired)
         ? pass(`audit writes to ${describeTarget(v.audit.target)}`)
-        : fail(`audit writes to ${describeTarget(v.audit.target)}, not the baseline's target`, { type: v.audit.type, typeDesc: v.audit.typeDesc });
+        : fail(`audit writes to ${describeTarget(v.audit.target)}, not the baseline's target`, { type: v.audit.type, typeDesc: v.audit.typeDesc, ...(v.audit.file ? { file: v.audit.file } : {}) });
+    }),
+  },
+  {
+    id: "mi.audit.filter",
+    title: "The server audit has no filter beyond the one the baseline allows",
+    severity: "high",
+    kind: "sql-managed-instance",
+    rationale:
+      "A WHERE clause on the server audit (sys.server_audits.predicate) silently drops every event it excludes: WHERE server_principal_name <> 'mallory' blinds the audit to one principal while it still looks enabled and started.",
+    remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] REMOVE WHERE (or WHERE <the baseline's allowedFilter>), turn it back on.",
+    remediable: true,
+    check: withView((v) => {
+      if (!v.audit) return fail(`server audit ${auditName(v)} does not exist`);
+      const allowed = v.desired.audit.allowedFilter;
+      if (filterAllowed(v.audit.predicate, allowed)) return pass(v.audit.predicate ? `audit filter is the allowed one: ${v.audit.predicate}` : "audit has no filter");
+      return fail(v.audit.predicate ? `audit records only events matching WHERE ${v.audit.predicate}${allowed ? `, not the allowed ${allowed}` : ""}` : `audit has no filter, but the baseline's allowedFilter is ${allowed}`, {
+        predicate: v.audit.predicate,
+        ...(allowed ? { allowedFilter: allowed } : {}),
+      });
     }),
   },
   {
@@ -116,7 +136,13 @@ export const managedInstanceRules: Rule[] = [
     check: withView((v) => {
       if (!v.audit) return fail(`server audit ${auditName(v)} does not exist, so no specification is bound to it`);
       if (v.boundSpecifications.length) return pass(`specification ${v.boundSpecifications.map((s) => s.name).join(", ")} is bound to the audit`);
-      if (v.namedSpecification) return fail(`specification ${specName(v)} exists but is bound to another audit`, { auditGuid: v.namedSpecification.auditGuid });
+      if (v.namedSpecification) {
+        const other = v.sql.audits.find((a) => a.auditGuid === v.namedSpecification!.auditGuid);
+        return fail(`specification ${specName(v)} exists but is bound to ${other ? `audit ${other.name}` : "an audit that no longer exists"}: a conflict AuditGuard does not resolve by taking it over`, {
+          auditGuid: v.namedSpecification.auditGuid,
+          ...(other ? { boundTo: other.name } : {}),
+        });
+      }
       return fail(`no server audit specification is bound to ${auditName(v)}`);
     }),
   },

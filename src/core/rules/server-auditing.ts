@@ -2,6 +2,7 @@ import type { AuditingPolicy, Observation } from "../domain.js";
 import type { Baseline } from "../policy/schema.js";
 import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
+import { filterAllowed } from "../sql-text/predicate.js";
 
 /** Auditing policy rules for SQL logical servers and Synapse workspaces' managed SQL server (same ARM model). */
 type PolicyKind = "sql-server" | "synapse-workspace";
@@ -64,6 +65,24 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       check: withPolicy(kind, (p, want) => {
         const missing = missingActionGroups(p, want.actionGroups);
         return missing.length ? fail(`missing ${missing.join(", ")}`, { auditActionsAndGroups: p.auditActionsAndGroups ?? [] }) : pass(`holds ${want.actionGroups.join(", ")}`);
+      }),
+    },
+    {
+      id: `${prefix}.auditing.filter`,
+      title: `${label} auditing has no filter beyond the one the baseline allows`,
+      severity: "high",
+      kind,
+      rationale:
+        "Extended auditing's predicateExpression drops every event it excludes (e.g. statement not like '[select ]%' or one principal), while the policy still reads Enabled: the quiet way to blind an audit.",
+      remedy: "PUT extendedAuditingSettings/default with predicateExpression empty (or the baseline's allowedFilter), other settings kept; it needs the extendedAuditingSettings/write action, which SQL Security Manager does not have.",
+      remediable: true,
+      check: withPolicy(kind, (p, want) => {
+        const predicate = typeof p.predicateExpression === "string" && p.predicateExpression.trim() ? p.predicateExpression : null;
+        if (filterAllowed(predicate, want.allowedFilter)) return pass(predicate ? `filter is the allowed one: ${predicate}` : "no filter (predicateExpression empty)");
+        return fail(predicate ? `auditing records only events matching ${predicate}${want.allowedFilter ? `, not the allowed ${want.allowedFilter}` : ""}` : `no filter, but the baseline's allowedFilter is ${want.allowedFilter}`, {
+          predicateExpression: predicate,
+          ...(want.allowedFilter ? { allowedFilter: want.allowedFilter } : {}),
+        });
       }),
     },
     {

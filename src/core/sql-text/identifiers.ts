@@ -83,6 +83,35 @@ export const ACTION_GROUP_NAMES = [
 
 export type ActionGroup = (typeof ACTION_GROUP_NAMES)[number];
 
+/**
+ * The action groups the server and workspace auditing API accepts ("Server Blob Auditing Policies - Create Or
+ * Update" and its Synapse twin, properties.auditActionsAndGroups: "The supported action groups to audit are…").
+ * AUDIT_CHANGE_GROUP and the other server-scope groups are Managed Instance (SQL Server Audit) groups: the API
+ * refuses them with InvalidBlobAuditActionsAndGroups.
+ */
+export const SERVER_AUDITING_ACTION_GROUPS = [
+  "APPLICATION_ROLE_CHANGE_PASSWORD_GROUP",
+  "BACKUP_RESTORE_GROUP",
+  "DATABASE_LOGOUT_GROUP",
+  "DATABASE_OBJECT_CHANGE_GROUP",
+  "DATABASE_OBJECT_OWNERSHIP_CHANGE_GROUP",
+  "DATABASE_OBJECT_PERMISSION_CHANGE_GROUP",
+  "DATABASE_OPERATION_GROUP",
+  "DATABASE_PERMISSION_CHANGE_GROUP",
+  "DATABASE_PRINCIPAL_CHANGE_GROUP",
+  "DATABASE_PRINCIPAL_IMPERSONATION_GROUP",
+  "DATABASE_ROLE_MEMBER_CHANGE_GROUP",
+  "FAILED_DATABASE_AUTHENTICATION_GROUP",
+  "SCHEMA_OBJECT_ACCESS_GROUP",
+  "SCHEMA_OBJECT_CHANGE_GROUP",
+  "SCHEMA_OBJECT_OWNERSHIP_CHANGE_GROUP",
+  "SCHEMA_OBJECT_PERMISSION_CHANGE_GROUP",
+  "SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP",
+  "USER_CHANGE_PASSWORD_GROUP",
+  "BATCH_STARTED_GROUP",
+  "BATCH_COMPLETED_GROUP",
+] as const;
+
 export function quoteActionGroup(group: string): string {
   if (!(ACTION_GROUP_NAMES as readonly string[]).includes(group) || !/^[A-Z_]+$/.test(group)) {
     throw new UnsafeNameError(group, "action group");

@@ -1,5 +1,6 @@
 import type { SqlOperation } from "../domain.js";
 import { quoteActionGroup, quoteIdentifier, quoteString } from "./identifiers.js";
+import { renderPredicate } from "./predicate.js";
 
 /** Renders one structured Managed Instance change as the exact T-SQL statement AuditGuard runs. */
 function target(t: "EXTERNAL_MONITOR" | { url: string; retentionDays: number }): string {
@@ -17,7 +18,11 @@ const groups = (list: string[]) => list.map((g) => `ADD (${quoteActionGroup(g)})
 export function renderStatement(operation: SqlOperation): string {
   switch (operation.op) {
     case "create-audit":
-      return `CREATE SERVER AUDIT ${quoteIdentifier(operation.audit, "audit name")} TO ${target(operation.target)} WITH (QUEUE_DELAY = ${Math.trunc(operation.queueDelayMs)}, ON_FAILURE = ${onFailure(operation.onFailure)});`;
+      return `CREATE SERVER AUDIT ${quoteIdentifier(operation.audit, "audit name")} TO ${target(operation.target)} WITH (QUEUE_DELAY = ${Math.trunc(operation.queueDelayMs)}, ON_FAILURE = ${onFailure(operation.onFailure)})${operation.predicate ? ` WHERE ${renderPredicate(operation.predicate)}` : ""};`;
+    case "alter-audit-filter":
+      return operation.predicate === null
+        ? `ALTER SERVER AUDIT ${quoteIdentifier(operation.audit, "audit name")} REMOVE WHERE;`
+        : `ALTER SERVER AUDIT ${quoteIdentifier(operation.audit, "audit name")} WHERE ${renderPredicate(operation.predicate)};`;
     case "alter-audit-target":
       return `ALTER SERVER AUDIT ${quoteIdentifier(operation.audit, "audit name")} TO ${target(operation.target)};`;
     case "alter-audit-options":
