@@ -813,6 +813,12 @@ class MiSession implements SqlSession {
         return { type: T.int, value: this.lockTimeout };
       case "@@TRANCOUNT":
         return { type: T.int, value: this.tran?.depth ?? 0 };
+      // "@@MAX_PRECISION (Transact-SQL)": tinyint, 38 by default (jTDS reads it when it connects).
+      case "@@MAX_PRECISION":
+        return { type: T.tinyint, value: 38 };
+      // "@@SERVICENAME (Transact-SQL)": nvarchar(128), MSSQLSERVER for a default instance [unverified on MI].
+      case "@@SERVICENAME":
+        return { type: T.nvarchar(128), value: "MSSQLSERVER" };
       default:
         throw errors.mustDeclare(name);
     }

@@ -18,7 +18,9 @@ export type SqlType =
   | { kind: "datetime" }
   | { kind: "datetime2"; scale: number }
   | { kind: "uniqueidentifier" }
-  | { kind: "varbinary"; length: number | "max" };
+  | { kind: "varbinary"; length: number | "max" }
+  /** SERVERPROPERTY and friends: the base type travels with each value (MS-TDS 2.2.5.5.4), chosen from the JS value. */
+  | { kind: "sql_variant" };
 
 /** A value in a row or an RPC parameter. GUIDs travel as upper-case strings, datetimes as Date (UTC). */
 export type SqlValue = null | string | number | bigint | boolean | Date | Uint8Array;
