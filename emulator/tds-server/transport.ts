@@ -75,6 +75,8 @@ export class TdsTransport {
     try {
       if (this.mode === "undecided") {
         if (chunk[0] === TLS_HANDSHAKE) return this.startStrict(chunk);
+        // A TDS 7.x client's first message is PRELOGIN (3.2.5.1): a connection that starts otherwise is not TDS.
+        if (chunk[0] !== PacketType.PRELOGIN) throw new FramingError(`a connection must start with PRELOGIN or a TLS ClientHello, not 0x${chunk[0]!.toString(16)}`);
         this.mode = "tds7";
       }
       if (this.phase === "tls") {
