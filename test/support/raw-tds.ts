@@ -169,6 +169,7 @@ export async function rawLogin(o: RawLoginOptions): Promise<RawSession> {
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   const inbox = new Inbox();
   let raw = false;
+  // eslint-disable-next-line prefer-const -- assigned after the listeners that use it
   let tlsIn: Duplex | undefined;
   socket.on("data", (chunk: Buffer) => (raw ? tlsIn!.push(chunk) : inbox.push(chunk)));
   socket.on("close", () => inbox.close());
