@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SqlMessage, StatementOutcome } from "../sql/contracts.js";
 import { auditStatus, type AuditObject } from "./catalog.js";
+import { compileAuditPredicate } from "./audit-filter.js";
 import { errors, sqlError } from "./errors.js";
 import type { Statement } from "./parser.js";
 import type { Env } from "./interpreter.js";
@@ -82,6 +83,7 @@ export class AuditStatements {
       this.checkName(stmt.name);
       if (this.s.engine.findAudit(stmt.name)) throw errors.alreadyExists("server audit", stmt.name);
       this.checkQueueDelay(stmt.options.queueDelay);
+      const predicate = stmt.predicate === undefined ? undefined : compileAuditPredicate(stmt.predicate).text;
       const guid = (stmt.options.auditGuid ?? randomUUID()).toUpperCase();
       if ([...this.s.engine.audits.values()].some((a) => a.guid === guid)) throw errors.alreadyExists("server audit", stmt.name);
       const id = this.s.engine.newAuditId();
@@ -96,7 +98,7 @@ export class AuditStatements {
           queueDelay: stmt.options.queueDelay ?? 1000,
           onFailure: stmt.options.onFailure ?? "CONTINUE",
           operatorAudit: stmt.options.operatorAudit ?? false,
-          ...(stmt.predicate !== undefined ? { predicate: stmt.predicate } : {}),
+          ...(predicate !== undefined ? { predicate } : {}),
           principalId: this.s.engine.principalId(this.s.principal.name),
           createDate: now,
           modifyDate: now,
@@ -143,11 +145,12 @@ export class AuditStatements {
       if (other && other.id !== audit.id) throw errors.alreadyExists("server audit", stmt.newName);
     }
     this.checkQueueDelay(rest.queueDelay);
+    const predicate = stmt.predicate === undefined ? undefined : compileAuditPredicate(stmt.predicate).text;
     this.s.remember("audit", audit.id);
     this.changeAudited(stmt, "AL", "A", audit.name, () => {
       if (stmt.newName !== undefined) audit.name = stmt.newName;
       if (stmt.removeWhere) delete audit.predicate;
-      if (stmt.predicate !== undefined) audit.predicate = stmt.predicate;
+      if (predicate !== undefined) audit.predicate = predicate;
       if (stmt.target) {
         audit.target = stmt.target.type === "URL" ? { type: "URL", path: stmt.target.path, retentionDays: stmt.target.retentionDays ?? rest.retentionDays ?? 0 } : { type: "EXTERNAL_MONITOR" };
       } else if (rest.retentionDays !== undefined && audit.target.type === "URL") audit.target.retentionDays = rest.retentionDays;
@@ -181,6 +184,7 @@ export class AuditStatements {
     const spec = this.s.engine.findSpec(stmt.name);
     if (!spec) throw errors.doesNotExist(stmt.kind === "dropSpec" ? "drop" : "alter", what, stmt.name);
     if (stmt.kind === "dropSpec") {
+      if (spec.enabled) throw errors.dropEnabledSpec();
       this.s.remember("spec", spec.id);
       this.changeAudited(stmt, "DR", "SA", spec.name, () => this.s.engine.specs.delete(spec.id));
       return { kind: "done" };

@@ -32,6 +32,19 @@ export interface SpecObject {
   modifyDate: Date;
 }
 
+/**
+ * The .xel blob a started URL audit writes now. Azure documents audit blobs as
+ * <container>/<ServerName>/<DatabaseName>/<AuditName>/<CreationDate>/<FileName>.xel ("sys.fn_get_audit_file_v2",
+ * Azure SQL Database); a Managed Instance's server audit is taken to follow it with database master and a file
+ * named after the time the audit started [unverified for Managed Instance].
+ */
+function currentXelFile(a: AuditObject, serverName: string): string | null {
+  if (a.target.type !== "URL") return null;
+  const started = a.statusTime.toISOString();
+  const time = started.slice(11, 23).replace(/[:.]/g, "_");
+  return `${a.target.path.replace(/\/$/, "")}/${serverName.split(".")[0]}/master/${a.name}/${started.slice(0, 10)}/${time}_0.xel`;
+}
+
 export function auditStatus(a: AuditObject): AuditStatusDesc {
   return a.statusOverride ?? (a.enabled ? "STARTED" : "NOT_STARTED");
 }
@@ -74,6 +87,8 @@ export interface CatalogContext {
   /** The logins the session may see: all with VIEW ANY DEFINITION (or more), else only its own. */
   logins: LoginRow[];
   typeCodes: MiState["auditTypeCodes"];
+  /** The instance's FQDN (its first label names the audit blob folder). */
+  serverName: string;
 }
 
 export interface View {
@@ -176,8 +191,10 @@ export const views: Record<string, View> = {
     rows: (ctx) => byId(ctx.audits).map((a) => serverAuditRow(a, ctx)),
   },
   /**
-   * URL audits are MI's file-like audits (.xel files in blob storage), so they are listed here with the container
-   * URL as log_file_path; retention_days is added. Both choices are [unverified] (reference §3.1).
+   * Columns and types from "sys.server_file_audits (Transact-SQL)" (which applies to Managed Instance). URL audits are
+   * MI's file-like audits (.xel files in blob storage), so they are listed here with the container URL as
+   * log_file_path and EXTERNAL_MONITOR audits are not; retention_days is added for URL audits' RETENTION_DAYS. The
+   * page documents none of these three for MI: [unverified] (reference §3.1).
    */
   server_file_audits: {
     columns: [
@@ -245,7 +262,7 @@ export const views: Record<string, View> = {
           desc,
           a.statusTime,
           started ? Uint8Array.from([0, 0, 0, 0, 0, 0, 0, a.id & 0xff]) : null,
-          a.target.type === "URL" && started ? `${a.target.path.replace(/\/$/, "")}/${a.name}_${a.guid}.xel` : null,
+          started ? currentXelFile(a, ctx.serverName) : null,
           a.target.type === "URL" && started ? 0 : null,
         ];
       }),

@@ -2,10 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 import type { LoginRequest, LoginResult, Principal, SqlAuditRecord, SqlEngine, SqlSession } from "../sql/contracts.js";
 import { AppLockManager } from "./applock.js";
 import { auditStatus, type AuditObject, type CatalogContext, type LoginRow, type SpecObject } from "./catalog.js";
+import { auditFilterOf, compileAuditPredicate } from "./audit-filter.js";
 import { errors } from "./errors.js";
 import type { Statement } from "./parser.js";
 import { MiSession } from "./session.js";
-import { miStateSchema, serverPermissions, type MiLogin, type MiState, type MiStateInput, type ServerPermission } from "./state-schema.js";
+import { miStateSchema, serverPermissions, type MiStatementFault, type MiLogin, type MiState, type MiStateInput, type ServerPermission } from "./state-schema.js";
 
 export interface ManagedInstanceEngineOptions {
   /** The instance's FQDN, e.g. mi-prod-01.7f3c9a2b1d4e.database.windows.net (@@SERVERNAME). */
@@ -54,6 +55,7 @@ export class ManagedInstanceEngine implements SqlEngine {
   private nextAuditId = 65536;
   private nextSpecId = 65536;
   private nextSessionId = 51;
+  private readonly faultsLeft = new Map<number, number>();
 
   constructor(options: ManagedInstanceEngineOptions) {
     this.serverName = options.serverName;
@@ -85,7 +87,7 @@ export class ManagedInstanceEngine implements SqlEngine {
         queueDelay: a.queueDelay,
         onFailure: a.onFailure,
         operatorAudit: a.operatorAudit,
-        ...(a.predicate !== undefined ? { predicate: a.predicate } : {}),
+        ...(a.predicate !== undefined ? { predicate: compileAuditPredicate(a.predicate).text } : {}),
         ...(a.status !== undefined ? { statusOverride: a.status } : {}),
         principalId: this.principalId(a.createdBy),
         createDate: created,
@@ -135,6 +137,17 @@ export class ManagedInstanceEngine implements SqlEngine {
 
   openSession(principal: Principal, database: string, client: { address: string; appName: string; hostName: string }): SqlSession {
     return new MiSession(this, this.nextSessionId++, principal, database, client);
+  }
+
+  /** The injected fault for a statement about to run, if any (sql.faults), counting down its `times`. */
+  takeFault(statement: string): MiStatementFault | undefined {
+    for (const [i, f] of this.state.faults.entries()) {
+      const left = this.faultsLeft.get(i) ?? f.times ?? Infinity;
+      if (left <= 0 || !new RegExp(f.statement, "i").test(statement)) continue;
+      this.faultsLeft.set(i, left - 1);
+      return f;
+    }
+    return undefined;
   }
 
   // ---------------------------------------------------------------------------------------------- shared state
@@ -255,7 +268,7 @@ export class ManagedInstanceEngine implements SqlEngine {
   }
 
   catalog(viewer?: Principal): CatalogContext {
-    return { audits: [...this.audits.values()], specs: [...this.specs.values()], logins: viewer ? this.loginRows(viewer) : [], typeCodes: this.state.auditTypeCodes };
+    return { audits: [...this.audits.values()], specs: [...this.specs.values()], logins: viewer ? this.loginRows(viewer) : [], typeCodes: this.state.auditTypeCodes, serverName: this.serverName };
   }
 
   /** Audits that would record an event of `group` right now: STARTED, with an enabled specification holding it. */
@@ -267,15 +280,12 @@ export class ManagedInstanceEngine implements SqlEngine {
     });
   }
 
+  /** Writes a record to `audit`, unless the audit's filter (WHERE predicate) excludes it. */
   emit(audit: AuditObject, record: Omit<SqlAuditRecord, "audit_name" | "event_id" | "server_instance_name" | "event_time">): void {
     if (!this.onAuditRecord) return;
-    this.onAuditRecord({
-      ...record,
-      event_time: this.now(),
-      event_id: randomUUID().toUpperCase(),
-      server_instance_name: this.serverName.split(".")[0] ?? this.serverName,
-      audit_name: audit.name,
-    });
+    const full = { ...record, server_instance_name: this.serverName.split(".")[0] ?? this.serverName };
+    if (audit.predicate !== undefined && !auditFilterOf(audit.predicate).accepts(full)) return;
+    this.onAuditRecord({ ...full, event_time: this.now(), event_id: randomUUID().toUpperCase(), audit_name: audit.name });
   }
 }
 

@@ -1,9 +1,9 @@
-import type { ExecuteRequest, Principal, SqlMessage, SqlSession, SqlValue, StatementOutcome } from "../sql/contracts.js";
+import { ConnectionDropped, type ExecuteRequest, type Principal, type SqlMessage, type SqlSession, type SqlValue, type StatementOutcome } from "../sql/contracts.js";
 import { lockModes, type LockMode } from "./applock.js";
 import { AuditStatements } from "./audit-statements.js";
 import type { AuditObject, SpecObject } from "./catalog.js";
 import type { ManagedInstanceEngine } from "./engine.js";
-import { errors, sqlError, TsqlError } from "./errors.js";
+import { errors, injectedError, sqlError, TsqlError } from "./errors.js";
 import { Interpreter, type Env } from "./interpreter.js";
 import { parseBatch, type Statement } from "./parser.js";
 import type { SessionContext } from "./session-context.js";
@@ -79,7 +79,13 @@ export class MiSession implements SqlSession, SessionContext {
           if (branch && !(await this.runAll([branch], env, signal, out))) return false;
         } else if (stmt.kind === "execDynamic") {
           if (!(await this.execDynamic(stmt, env, signal, out))) return false;
-        } else out.push(await this.run(stmt, env, signal));
+        } else {
+          const fault = this.engine.takeFault(stmt.text);
+          if (fault?.error === "drop-connection") throw new ConnectionDropped(false);
+          if (typeof fault?.error === "number") throw injectedError(fault.error, fault.message);
+          out.push(await this.run(stmt, env, signal));
+          if (fault?.error === "no-reply") throw new ConnectionDropped(true);
+        }
       } catch (e) {
         if (!(e instanceof TsqlError)) throw e;
         // XACT_ABORT ON: a run-time error rolls the transaction back and ends the batch.

@@ -143,3 +143,13 @@ export interface SqlAuditRecord {
   event_id: string;
   audit_name: string;
 }
+
+/**
+ * Thrown by SqlSession.execute when the connection must close without a reply (an injected "drop-connection" or
+ * "no-reply" fault): `ran` says whether the statement ran first, which the client cannot know.
+ */
+export class ConnectionDropped extends Error {
+  constructor(readonly ran: boolean) {
+    super(ran ? "connection dropped after the statement ran" : "connection dropped before the statement ran");
+  }
+}

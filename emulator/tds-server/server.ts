@@ -2,6 +2,7 @@ import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import type { TokenAuthority } from "../identity/tokens.js";
+import { ConnectionDropped } from "../sql/contracts.js";
 import type { LoginResult, SqlEngine, SqlEngineResolver, SqlMessage, SqlSession, SqlValue, StatementOutcome } from "../sql/contracts.js";
 import { PacketType, STATUS_IGNORE } from "./packets.js";
 import type { Message } from "./packets.js";
@@ -36,6 +37,11 @@ export interface TdsServerOptions {
   tokenAuthority: TokenAuthority;
   faults?: TdsFaults;
   now?: () => number;
+  /**
+   * False while an instance cannot serve (its ARM state is Stopped, Starting…): its logins are closed unanswered and
+   * its open sessions run nothing more. Default: always available.
+   */
+  isAvailable?(serverName: string): boolean;
   /** How long a connection may take from its first byte to a completed login; default 30 s [unverified: Azure's]. */
   preLoginTimeoutMs?: number;
 }
@@ -198,6 +204,9 @@ class Connection {
     if (!this.engine) {
       return this.refuse({ number: 40532, state: 1, class: 20, message: `Cannot open server "${this.serverName.split(".")[0] ?? ""}" requested by the login. The login failed.`, lineNumber: 1 });
     }
+    // "Stop and start an instance": a stopped instance is like a deallocated VM, so nothing answers for it; the
+    // connection is closed once the name is known (SNI or LOGIN7) [unverified: what a client sees from Azure's gateway].
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.fail(new Error(`${this.serverName} is not running`));
     if (this.options.faults?.hang?.(this.serverName)) return clearTimeout(this.preLoginTimer); // accepts, never answers
     if (this.options.faults?.refuseLogin?.(this.serverName)) {
       return this.refuse({ number: 40613, state: 1, class: 17, message: `Database 'master' on server '${this.serverName}' is not currently available. Please retry the connection later.`, lineNumber: 1 });
@@ -308,6 +317,7 @@ class Connection {
     this.counters.requests++;
     const faults = this.options.faults;
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.fail(new Error(`${this.serverName} stopped`));
     const latency = faults?.latencyMs?.(this.serverName) ?? 0;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const session = this.session!;
@@ -345,6 +355,8 @@ class Connection {
       }
       return this.fail();
     } catch (error) {
+      // An injected "drop-connection" / "no-reply": the connection ends with no answer to this request.
+      if (error instanceof ConnectionDropped) return this.fail(error);
       if (error instanceof RequestError) {
         return this.reply(T.message({ number: 8009, state: 1, class: 16, message: `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${error.message}`, lineNumber: 1 }, this.serverName, this.version), T.done(0xfd, T.DONE_ERROR, 0, 0, this.version));
       }
