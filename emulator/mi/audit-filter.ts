@@ -136,6 +136,9 @@ export function compileAuditPredicate(source: string): AuditFilter {
     else if (o.kind === "word" && o.upper === "LIKE") op = "LIKE";
     else throw fail();
     pos++;
+    // The stored form parenthesises numbers, `(1)`, and is itself a valid predicate.
+    const wrapped = isPunct("(");
+    if (wrapped) pos++;
     let negative = false;
     if (isPunct("-")) {
       negative = true;
@@ -144,10 +147,14 @@ export function compileAuditPredicate(source: string): AuditFilter {
     const v = peek();
     if (v.kind === "number") {
       pos++;
+      if (wrapped) {
+        if (!isPunct(")")) throw fail();
+        pos++;
+      }
       if (kind === "string") throw errors.badAuditValue(field);
       return { kind: "compare", field, op, value: negative ? -Number(v.value) : Number(v.value), national: false };
     }
-    if (v.kind === "string" && !negative) {
+    if (v.kind === "string" && !negative && !wrapped) {
       pos++;
       // action_id and class_type are numbers in the audit event: comparing them with text is refused (25713).
       if (kind !== "string") throw errors.badAuditValue(field);

@@ -198,7 +198,7 @@ export const views: Record<string, View> = {
    */
   server_file_audits: {
     columns: [
-      ...serverAuditColumns.map((c) => (c.name === "predicate" ? col("predicate", T.nvarchar(8000)) : c)),
+      ...serverAuditColumns.filter((c) => c.name !== "is_operator_audit").map((c) => (c.name === "predicate" ? col("predicate", T.nvarchar(8000)) : c)),
       col("max_file_size", T.bigint),
       col("max_rollover_files", T.int),
       col("max_files", T.int),
@@ -209,7 +209,7 @@ export const views: Record<string, View> = {
     ],
     rows: (ctx) =>
       byId(ctx.audits).flatMap((a) =>
-        a.target.type === "URL" ? [[...serverAuditRow(a, ctx), 0, 0, 0, 0, a.target.path, `${a.name}_${a.guid}.xel`, a.target.retentionDays]] : [],
+        a.target.type === "URL" ? [[...serverAuditRow(a, ctx).slice(0, -1), 0, 0, 0, 0, a.target.path, `${a.name}_${a.guid}.xel`, a.target.retentionDays]] : [],
       ),
   },
   server_audit_specifications: {
