@@ -98,18 +98,25 @@ class Connection {
     this.preLoginTimer.unref();
   }
 
-  private close(): void {
+  private close(abort = true): void {
     if (this.stage === "closed") return;
     this.stage = "closed";
     clearTimeout(this.preLoginTimer);
     this.current?.abort();
     this.session?.close();
-    this.transport.destroy();
+    if (abort) this.transport.destroy();
+    else this.transport.end();
   }
 
   private fail(error?: unknown): void {
     if (process.env.AUDITGUARD_TDS_DEBUG) console.error(`tds: closing the connection in stage ${this.stage}`, error ?? new Error("here"));
     this.close();
+  }
+
+  /** Ends the connection with no further reply (FIN after what was already sent), as a dropped link looks to a client. */
+  private hangUp(): void {
+    if (this.stage === "closed") return;
+    this.close(false);
   }
 
   private send(type: number, payload: Buffer): void {
@@ -206,7 +213,7 @@ class Connection {
     }
     // "Stop and start an instance": a stopped instance is like a deallocated VM, so nothing answers for it; the
     // connection is closed once the name is known (SNI or LOGIN7) [unverified: what a client sees from Azure's gateway].
-    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.fail(new Error(`${this.serverName} is not running`));
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.hangUp();
     if (this.options.faults?.hang?.(this.serverName)) return clearTimeout(this.preLoginTimer); // accepts, never answers
     if (this.options.faults?.refuseLogin?.(this.serverName)) {
       return this.refuse({ number: 40613, state: 1, class: 17, message: `Database 'master' on server '${this.serverName}' is not currently available. Please retry the connection later.`, lineNumber: 1 });
@@ -317,7 +324,7 @@ class Connection {
     this.counters.requests++;
     const faults = this.options.faults;
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
-    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.fail(new Error(`${this.serverName} stopped`));
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.hangUp();
     const latency = faults?.latencyMs?.(this.serverName) ?? 0;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const session = this.session!;
@@ -356,7 +363,7 @@ class Connection {
       return this.fail();
     } catch (error) {
       // An injected "drop-connection" / "no-reply": the connection ends with no answer to this request.
-      if (error instanceof ConnectionDropped) return this.fail(error);
+      if (error instanceof ConnectionDropped) return this.hangUp();
       if (error instanceof RequestError) {
         return this.reply(T.message({ number: 8009, state: 1, class: 16, message: `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${error.message}`, lineNumber: 1 }, this.serverName, this.version), T.done(0xfd, T.DONE_ERROR, 0, 0, this.version));
       }
