@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { LoginRequest, LoginResult, Principal, SqlAuditRecord, SqlEngine, SqlSession } from "../sql/contracts.js";
 import { AppLockManager } from "./applock.js";
-import { auditStatus, type AuditObject, type CatalogContext, type LoginRow, type SpecObject } from "./catalog.js";
+import { auditStatus, type AuditObject, type CatalogContext, type CredentialRow, type LoginRow, type SpecObject } from "./catalog.js";
 import { auditFilterOf, compileAuditPredicate } from "./audit-filter.js";
 import { errors } from "./errors.js";
 import type { Statement } from "./parser.js";
@@ -56,6 +56,9 @@ export class ManagedInstanceEngine implements SqlEngine {
   private nextSpecId = 65536;
   private nextSessionId = 51;
   private readonly faultsLeft = new Map<number, number>();
+  private readonly databaseCreated = new Map<string, Date>();
+  private readonly credentials = new Map<string, CredentialRow & { secret?: string }>();
+  private nextCredentialId = 65536;
 
   constructor(options: ManagedInstanceEngineOptions) {
     this.serverName = options.serverName;
@@ -243,6 +246,7 @@ export class ManagedInstanceEngine implements SqlEngine {
 
   addDatabase(name: string): void {
     this.databases.push(name);
+    this.databaseCreated.set(name.toLowerCase(), this.now());
   }
 
   findAudit(name: string): AuditObject | undefined {
@@ -268,7 +272,44 @@ export class ManagedInstanceEngine implements SqlEngine {
   }
 
   catalog(viewer?: Principal): CatalogContext {
-    return { audits: [...this.audits.values()], specs: [...this.specs.values()], logins: viewer ? this.loginRows(viewer) : [], typeCodes: this.state.auditTypeCodes, serverName: this.serverName };
+    return {
+      audits: [...this.audits.values()],
+      specs: [...this.specs.values()],
+      logins: viewer ? this.loginRows(viewer) : [],
+      typeCodes: this.state.auditTypeCodes,
+      serverName: this.serverName,
+      databases: this.databases.map((name, i) => ({ id: i + 1, name, createDate: this.databaseCreated.get(name.toLowerCase()) ?? this.started })),
+      credentials: [...this.credentials.values()].map(({ secret: _secret, ...shown }) => shown),
+    };
+  }
+
+  /** database_id: master 1, tempdb 2, model 3, msdb 4, user databases after them in creation order. */
+  databaseId(name: string): number | undefined {
+    const i = this.databases.findIndex((d) => d.toLowerCase() === name.toLowerCase());
+    return i < 0 ? undefined : i + 1;
+  }
+
+  databaseName(id: number): string | undefined {
+    return this.databases[id - 1];
+  }
+
+  /** CREATE CREDENTIAL (needs ALTER ANY CREDENTIAL); the secret is kept here and shown nowhere. Returns the undo. */
+  createCredential(by: Principal, name: string, identity: string, secret: string | undefined): () => void {
+    if (!this.hasPermission(by, "ALTER ANY CREDENTIAL")) throw errors.noPermission();
+    const key = name.toLowerCase();
+    if (this.credentials.has(key)) throw errors.alreadyExists("credential", name);
+    const now = this.now();
+    this.credentials.set(key, { id: this.nextCredentialId++, name, identity, ...(secret !== undefined ? { secret } : {}), createDate: now, modifyDate: now });
+    return () => this.credentials.delete(key);
+  }
+
+  dropCredential(by: Principal, name: string): () => void {
+    if (!this.hasPermission(by, "ALTER ANY CREDENTIAL")) throw errors.noPermission();
+    const key = name.toLowerCase();
+    const existing = this.credentials.get(key);
+    if (!existing) throw errors.doesNotExist("drop", "credential", name);
+    this.credentials.delete(key);
+    return () => this.credentials.set(key, existing);
   }
 
   /** Audits that would record an event of `group` right now: STARTED, with an enabled specification holding it. */

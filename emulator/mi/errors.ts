@@ -95,6 +95,8 @@ export const errors = {
    * list's message for changing an enabled specification [unverified that DROP raises this number].
    */
   dropEnabledSpec: () => sqlError(33229, "Changes to an audit specification must be done while the audit specification is disabled.", 16),
+  aggregateInWhere: () =>
+    sqlError(147, "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.", 15),
   /** USE of a missing database: 911 (database engine error list). */
   useMissingDatabase: (name: string) => sqlError(911, `Database '${name}' does not exist. Make sure that the name is entered correctly.`, 16),
   /** Unknown action group: MI's answer is [unverified]; group names are grammar tokens, so a syntax error is likely. */

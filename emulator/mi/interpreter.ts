@@ -1,7 +1,7 @@
-import type { ResultSet, SqlValue } from "../sql/contracts.js";
+import type { ResultSet, SqlType, SqlValue } from "../sql/contracts.js";
 import { views } from "./catalog.js";
 import { errors, sqlError } from "./errors.js";
-import type { Expr, Statement } from "./parser.js";
+import type { Expr, SelectStatement } from "./parser.js";
 import type { SessionContext } from "./session-context.js";
 import type { ServerPermission } from "./state-schema.js";
 import { compare, convert, likeToRegExp, T, toText, typeOfValue, type Typed } from "./values.js";
@@ -20,13 +20,15 @@ export interface Env {
   depth?: number;
   row?: Row;
   sources?: { alias: string; view: string }[];
+  /** The rows of the group being evaluated (GROUP BY, or a whole-table aggregate): where aggregates read. */
+  group?: Row[];
 }
 
 export class Interpreter {
   constructor(private readonly s: SessionContext) {}
 
   // ---------------------------------------------------------------------------------------------- SELECT
-  select(stmt: Extract<Statement, { kind: "select" }>, env: Env): ResultSet {
+  select(stmt: SelectStatement, env: Env): ResultSet {
     const sources: { alias: string; view: string }[] = [];
     const resolve = (t: { schema: string; name: string; alias: string }): string => {
       const view = t.name.toLowerCase();
@@ -39,17 +41,16 @@ export class Interpreter {
       return view;
     };
     // Metadata visibility: without these permissions the audit views are simply empty, as on a real server; the
-    // principal views filter their own rows (a login always sees itself).
+    // principal views filter their own rows (a login always sees itself); the other views are visible to public.
     const canSee = this.s.engine.hasPermission(this.s.principal, "ALTER ANY SERVER AUDIT") || this.s.engine.hasPermission(this.s.principal, "VIEW ANY DEFINITION");
-    const viewRows = (view: string): SqlValue[][] =>
-      view === "server_principals" || view === "server_permissions" || canSee || view === "dm_server_audit_status" ? views[view]!.rows(this.s.engine.catalog(this.s.principal)) : [];
+    const viewRows = (view: string): SqlValue[][] => (canSee || !views[view]!.needsAuditMetadata ? views[view]!.rows(this.s.engine.catalog(this.s.principal)) : []);
 
     let rows: Row[] = [new Map()];
     if (stmt.from) {
       const v = resolve(stmt.from);
       rows = viewRows(v).map((values) => new Map([[stmt.from!.alias.toLowerCase(), { view: v, values }]]));
     }
-    const scope = (row: Row): Env => ({ ...env, row, sources });
+    const scope = (row: Row | undefined, group?: Row[]): Env => ({ ...env, row, sources, group });
     for (const j of stmt.joins) {
       const v = resolve(j.table);
       const right = viewRows(v);
@@ -67,7 +68,10 @@ export class Interpreter {
       }
       rows = next;
     }
-    if (stmt.where) rows = rows.filter((r) => this.truth(stmt.where!, scope(r)) === true);
+    if (stmt.where) {
+      if (containsAggregate(stmt.where)) throw errors.aggregateInWhere();
+      rows = rows.filter((r) => this.truth(stmt.where!, scope(r)) === true);
+    }
 
     // Expand the select list into named expressions.
     const items: { name: string; expr: Expr }[] = [];
@@ -81,34 +85,38 @@ export class Interpreter {
         items.push({ name: item.alias ?? (e.kind === "column" ? e.name : ""), expr: e });
       }
     }
-    // Column types come from evaluating against an all-NULL row, so an empty result still has real metadata.
-    const nullRow: Row = new Map(sources.map((s) => [s.alias.toLowerCase(), { view: s.view, values: views[s.view]!.columns.map(() => null) }]));
+
+    // GROUP BY, or aggregates without it (one group of every row): each output row is a group.
+    const grouped = stmt.groupBy.length > 0 || items.some((i) => containsAggregate(i.expr)) || (stmt.having !== undefined && containsAggregate(stmt.having));
+    let units: { row: Row | undefined; group?: Row[] }[];
+    if (grouped) {
+      for (const i of items) checkGrouped(i.expr, stmt.groupBy);
+      if (stmt.having) checkGrouped(stmt.having, stmt.groupBy);
+      const groups = new Map<string, Row[]>();
+      for (const r of rows) {
+        const key = JSON.stringify(stmt.groupBy.map((g) => groupKey(this.eval(g, scope(r)).value)));
+        groups.set(key, [...(groups.get(key) ?? []), r]);
+      }
+      if (stmt.groupBy.length === 0 && groups.size === 0) groups.set("[]", []);
+      units = [...groups.values()].map((g) => ({ row: g[0], group: g }));
+      if (stmt.having) units = units.filter((u) => this.truth(stmt.having!, scope(u.row, u.group)) === true);
+    } else units = rows.map((r) => ({ row: r }));
+
+    // Column types come from evaluating against no row, so an empty result still has real metadata.
     const columns = items.map((i) => {
-      const col = i.expr.kind === "column" ? this.columnDef(i.expr, scope(nullRow)) : undefined;
-      if (i.expr.kind === "call" && i.expr.name === "COUNT") return { name: i.name, type: T.int, nullable: false };
-      return { name: i.name, type: col?.type ?? this.eval(i.expr, scope(nullRow)).type, nullable: col?.nullable ?? true };
+      const col = i.expr.kind === "column" ? this.columnDef(i.expr, scope(undefined)) : undefined;
+      if (i.expr.kind === "call" && (i.expr.name === "COUNT" || i.expr.name === "COUNT_BIG")) return { name: i.name, type: i.expr.name === "COUNT" ? T.int : T.bigint, nullable: false };
+      return { name: i.name, type: col?.type ?? this.eval(i.expr, scope(undefined, grouped ? [] : undefined)).type, nullable: col?.nullable ?? true };
     });
 
-    // COUNT(*) / COUNT(expr) without GROUP BY: one row over the filtered rows.
-    const isCount = (e: Expr): boolean => e.kind === "call" && e.name === "COUNT";
-    if (items.some((i) => isCount(i.expr))) {
-      const bad = items.find((i) => !isCount(i.expr) && i.expr.kind === "column");
-      if (bad) throw sqlError(8120, `Column '${bad.expr.kind === "column" ? bad.expr.name : ""}' is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.`, 16);
-      const row = items.map((i) => {
-        if (!isCount(i.expr)) return this.eval(i.expr, env).value;
-        const arg = (i.expr as Extract<Expr, { kind: "call" }>).args[0]!;
-        return rows.filter((r) => this.eval(arg, scope(r)).value !== null).length;
-      });
-      return { columns, rows: [row] };
-    }
     if (stmt.orderBy.length > 0) {
-      const keyed = rows.map((r) => ({
-        r,
+      const keyed = units.map((u) => ({
+        u,
         keys: stmt.orderBy.map((o) => {
-          // ORDER BY 2 means the second select-list column.
+          // ORDER BY 2 means the second select-list column; an unqualified name may be a select-list alias.
           const e = o.expr.kind === "literal" && typeof o.expr.value === "number" ? (items[o.expr.value - 1]?.expr ?? o.expr) : o.expr;
           const aliasHit = e.kind === "column" && !e.qualifier ? items.find((i) => i.name.toLowerCase() === e.name.toLowerCase() && !(i.expr.kind === "column" && i.expr.name === e.name && i.expr.qualifier === undefined)) : undefined;
-          return this.eval(aliasHit ? aliasHit.expr : e, scope(r)).value;
+          return this.eval(aliasHit ? aliasHit.expr : e, scope(u.row, u.group)).value;
         }),
       }));
       keyed.sort((a, b) => {
@@ -120,13 +128,23 @@ export class Interpreter {
         }
         return 0;
       });
-      rows = keyed.map((k) => k.r);
+      units = keyed.map((k) => k.u);
+    }
+    let out = units.map((u) => items.map((i, k) => convert(this.eval(i.expr, scope(u.row, u.group)), columns[k]!.type).value));
+    if (stmt.distinct) {
+      const seen = new Set<string>();
+      out = out.filter((r) => {
+        const key = JSON.stringify(r.map(groupKey));
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
     }
     if (stmt.top) {
       const n = convert(this.eval(stmt.top, env), T.bigint).value as number;
-      rows = rows.slice(0, Math.max(0, n));
+      out = out.slice(0, Math.max(0, n));
     }
-    return { columns, rows: rows.map((r) => items.map((i, k) => convert(this.eval(i.expr, scope(r)), columns[k]!.type).value)) };
+    return { columns, rows: out };
   }
 
   private lookupColumn(e: { qualifier?: string; name: string }, env: Env): { index: number; view: string; alias: string } {
@@ -187,6 +205,11 @@ export class Interpreter {
       case "isnull": {
         const isNull = this.eval(e.expr, env).value === null;
         return e.not ? !isNull : isNull;
+      }
+      case "exists": {
+        // A subquery of its own: it sees the batch's variables, not the outer query's rows.
+        const inner: Env = { vars: env.vars, params: env.params, ...(env.depth !== undefined ? { depth: env.depth } : {}) };
+        return this.select(e.query, inner).rows.length > 0;
       }
       case "in": {
         const v = this.eval(e.expr, env).value;
@@ -262,7 +285,45 @@ export class Interpreter {
         throw errors.syntaxKeyword(e.kind === "in" ? "IN" : "IS");
       case "call":
         return this.call(e.name, e.args, env);
+      case "case": {
+        for (const w of e.whens) {
+          const hit = e.operand ? compare(this.eval(e.operand, env).value, this.eval(w.when, env).value) === 0 : this.truth(w.when, env) === true;
+          if (hit) return convert(this.eval(w.then, env), this.caseType(e, env));
+        }
+        // "CASE": the result type is the highest-precedence type of the result expressions (their longest length for text).
+        const type = this.caseType(e, env);
+        return e.else ? convert(this.eval(e.else, env), type) : { type, value: null };
+      }
+      case "exists":
+        throw errors.syntaxKeyword("EXISTS");
     }
+  }
+
+  /** A CASE's type from its result expressions; a bare NULL has no type of its own and does not count. */
+  private caseType(e: Extract<Expr, { kind: "case" }>, env: Env): SqlType {
+    const results = [...e.whens.map((w) => w.then), ...(e.else ? [e.else] : [])].filter((x) => !(x.kind === "literal" && x.value === null));
+    return resultType(results.map((x) => this.eval(x, { ...env, row: undefined }).type));
+  }
+
+  /** COUNT, COUNT_BIG, SUM, MIN, MAX, AVG over the current group; NULLs are skipped ("Aggregate Functions"). */
+  private aggregate(name: string, args: Expr[], env: Env): Typed {
+    if (!env.group) throw errors.aggregateInWhere();
+    if (args.length !== 1) throw sqlError(174, `The ${name.toLowerCase()} function requires 1 argument(s).`, 15);
+    const arg = args[0]!;
+    const type = this.eval(arg, { ...env, row: undefined, group: undefined }).type;
+    const values = env.group.map((r) => this.eval(arg, { ...env, row: r, group: undefined }).value).filter((v) => v !== null);
+    if (name === "COUNT") return { type: T.int, value: values.length };
+    if (name === "COUNT_BIG") return { type: T.bigint, value: values.length };
+    if (!values.length) return { type, value: null };
+    if (name === "MIN" || name === "MAX") {
+      const best = values.reduce((a, b) => ((compare(a, b) ?? 0) <= 0 ? (name === "MIN" ? a : b) : name === "MIN" ? b : a));
+      return { type, value: best };
+    }
+    if (!["int", "bigint", "smallint", "tinyint", "float", "bit"].includes(type.kind)) throw sqlError(8117, `Operand data type ${type.kind} is invalid for ${name.toLowerCase()} operator.`, 16);
+    const sum = values.reduce<number>((a, v) => a + Number(v), 0);
+    const resultType = type.kind === "float" ? T.float : type.kind === "bigint" ? T.bigint : T.int;
+    if (name === "SUM") return { type: resultType, value: sum };
+    return { type: resultType, value: type.kind === "float" ? sum / values.length : Math.trunc(sum / values.length) };
   }
 
   private sysvar(name: string): Typed {
@@ -299,20 +360,19 @@ export class Interpreter {
       case "SERVERPROPERTY": {
         arity(1);
         const prop = toText(this.eval(args[0]!, env).value).toLowerCase();
-        // Real servers return sql_variant; the contract has no variant type, so EngineEdition comes back as int and
-        // the string properties as nvarchar(128). Clients should CAST (reference §1.8), which works either way.
-        switch (prop) {
-          case "engineedition":
-            return { type: T.int, value: this.s.engine.state.engineEdition };
-          case "edition":
-            return { type: T.nvarchar(128), value: "SQL Azure" };
-          case "productversion":
-            return { type: T.nvarchar(128), value: "12.0.2000.8" };
-          case "servername":
-            return { type: T.nvarchar(128), value: this.s.engine.serverName };
-          default:
-            return { type: T.nvarchar(128), value: null };
-        }
+        // "SERVERPROPERTY (Transact-SQL)": sql_variant whose base type is the property's (int for EngineEdition,
+        // nvarchar(128) for the names); it travels as SSVARIANTTYPE (MS-TDS 2.2.5.5.4), so clients see that base type.
+        const values: Record<string, SqlValue> = {
+          engineedition: this.s.engine.state.engineEdition,
+          edition: "SQL Azure",
+          productversion: "12.0.2000.8",
+          servername: this.s.engine.serverName,
+          machinename: this.s.engine.serverName.split(".")[0] ?? "",
+          collation: "SQL_Latin1_General_CP1_CI_AS",
+          isintegratedsecurityonly: 0,
+          ishadrenabled: 1,
+        };
+        return { type: T.variant, value: values[prop] ?? null };
       }
       case "SUSER_SNAME":
       case "SUSER_NAME":
@@ -334,9 +394,13 @@ export class Interpreter {
         const login = name === null ? undefined : this.s.engine.findLogin(toText(name));
         return { type: T.int, value: login ? this.s.engine.principalId(login.name) : null };
       }
-      case "DB_NAME":
-        if (args.length > 0) throw sqlError(174, "The db_name function requires 0 argument(s).", 15);
-        return { type: T.nvarchar(128), value: this.s.database };
+      // "DB_NAME (Transact-SQL)": nvarchar(128); the current database without an argument, NULL for an unknown id.
+      case "DB_NAME": {
+        if (args.length > 1) throw sqlError(174, "The db_name function requires 0 to 1 argument(s).", 15);
+        if (!args[0]) return { type: T.nvarchar(128), value: this.s.database };
+        const id = convert(this.eval(args[0], env), T.int).value;
+        return { type: T.nvarchar(128), value: id === null ? null : (this.s.engine.databaseName(Number(id)) ?? null) };
+      }
       case "HAS_PERMS_BY_NAME": {
         if (args.length < 3) throw sqlError(174, "The has_perms_by_name function requires 3 to 5 arguments.", 15);
         const securable = this.eval(args[0]!, env).value;
@@ -373,7 +437,28 @@ export class Interpreter {
         return { type: T.nvarchar(4000), value: v.value === null ? null : name === "UPPER" ? toText(v.value).toUpperCase() : toText(v.value).toLowerCase() };
       }
       case "COUNT":
-        throw sqlError(147, "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.", 15);
+      case "COUNT_BIG":
+      case "SUM":
+      case "MIN":
+      case "MAX":
+      case "AVG":
+        return this.aggregate(name, args, env);
+      // "IS_SRVROLEMEMBER (Transact-SQL)": 1 member, 0 not, NULL for a role or login that is not valid.
+      case "IS_SRVROLEMEMBER": {
+        if (args.length < 1 || args.length > 2) throw sqlError(174, "The is_srvrolemember function requires 1 to 2 argument(s).", 15);
+        const role = this.eval(args[0]!, env).value;
+        const who = args[1] ? this.eval(args[1], env).value : this.s.principal.name;
+        const login = who === null ? undefined : this.s.engine.findLogin(toText(who));
+        if (role === null || !FIXED_SERVER_ROLES.has(toText(role).toLowerCase()) || !login) return { type: T.int, value: null };
+        const r = toText(role).toLowerCase();
+        return { type: T.int, value: r === "public" || (r === "sysadmin" && login.permissions.includes("sysadmin")) ? 1 : 0 };
+      }
+      // "DB_ID (Transact-SQL)": int; the current database without an argument, NULL for an unknown name.
+      case "DB_ID": {
+        if (args.length > 1) throw sqlError(174, "The db_id function requires 0 to 1 argument(s).", 15);
+        const n = args[0] ? this.eval(args[0], env).value : this.s.database;
+        return { type: T.int, value: n === null ? null : (this.s.engine.databaseId(toText(n)) ?? null) };
+      }
       case "LEN": {
         arity(1);
         const v = this.eval(args[0]!, env);
@@ -384,4 +469,65 @@ export class Interpreter {
     }
   }
 
+}
+
+const AGGREGATES = new Set(["COUNT", "COUNT_BIG", "SUM", "MIN", "MAX", "AVG"]);
+
+function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case "call":
+      return e.args;
+    case "cast":
+    case "unary":
+    case "isnull":
+      return [e.expr];
+    case "binary":
+      return [e.left, e.right];
+    case "in":
+      return [e.expr, ...e.list];
+    case "case":
+      return [...(e.operand ? [e.operand] : []), ...e.whens.flatMap((w) => [w.when, w.then]), ...(e.else ? [e.else] : [])];
+    default:
+      return [];
+  }
+}
+
+function containsAggregate(e: Expr): boolean {
+  return (e.kind === "call" && AGGREGATES.has(e.name)) || children(e).some(containsAggregate);
+}
+
+const sameExpr = (a: Expr, b: Expr): boolean => JSON.stringify(a).toLowerCase() === JSON.stringify(b).toLowerCase();
+
+/** 8120: outside an aggregate, a grouped query may only use the GROUP BY expressions. */
+function checkGrouped(e: Expr, groupBy: readonly Expr[]): void {
+  if (groupBy.some((g) => sameExpr(g, e))) return;
+  if (e.kind === "call" && AGGREGATES.has(e.name)) return;
+  if (e.kind === "column") {
+    throw sqlError(8120, `Column '${e.qualifier ? `${e.qualifier}.` : ""}${e.name}' is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.`, 16);
+  }
+  for (const c of children(e)) checkGrouped(c, groupBy);
+}
+
+/** Grouping and DISTINCT compare under the default case-insensitive collation. */
+function groupKey(v: SqlValue): unknown {
+  if (typeof v === "string") return v.replace(/ +$/, "").toLowerCase();
+  if (v instanceof Date) return v.getTime();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
+  if (typeof v === "bigint") return v.toString();
+  return v;
+}
+
+/** The fixed server roles ("Server-level roles"); on MI a login's `sysadmin` grant stands for membership. */
+const FIXED_SERVER_ROLES = new Set(["sysadmin", "serveradmin", "securityadmin", "processadmin", "setupadmin", "bulkadmin", "diskadmin", "dbcreator", "public"]);
+
+/** Data type precedence ("Data type precedence (Transact-SQL)") for the types this engine has; text widens to the longest. */
+function resultType(types: SqlType[]): SqlType {
+  const order = ["sql_variant", "datetime2", "datetime", "float", "bigint", "int", "smallint", "tinyint", "bit", "uniqueidentifier"];
+  const ranked = types.filter((t) => order.includes(t.kind)).sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+  if (ranked.length) return ranked[0]!;
+  const texts = types.filter((t) => t.kind === "nvarchar" || t.kind === "varchar" || t.kind === "char");
+  if (!texts.length) return types[0] ?? T.int;
+  const lengths = texts.map((t) => ("length" in t ? t.length : 1));
+  const length = lengths.includes("max") ? "max" : Math.max(...(lengths as number[]));
+  return texts.some((t) => t.kind === "nvarchar") || length === "max" ? T.nvarchar(length) : { kind: "varchar", length: length as number };
 }

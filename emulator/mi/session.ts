@@ -195,6 +195,20 @@ export class MiSession implements SqlSession, SessionContext {
     switch (stmt.kind) {
       case "select":
         return { kind: "rows", resultSet: this.sql.select(stmt, env) };
+      case "use": {
+        // "USE (Transact-SQL)": 911 for a database that does not exist; the client is told by ENVCHANGE and 5701.
+        const database = this.engine.findDatabase(stmt.database);
+        if (!database) throw errors.useMissingDatabase(stmt.database);
+        const from = this.database;
+        this.database = database;
+        return { kind: "done", databaseChange: { from, to: database } };
+      }
+      case "createCredential":
+      case "dropCredential": {
+        const undo = stmt.kind === "createCredential" ? this.engine.createCredential(this.principal, stmt.name, stmt.identity, stmt.secret) : this.engine.dropCredential(this.principal, stmt.name);
+        this.tran?.undo.push(undo);
+        return { kind: "done" };
+      }
       case "declare":
         for (const v of stmt.vars) {
           const key = v.name.toLowerCase();

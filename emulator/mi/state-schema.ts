@@ -10,6 +10,7 @@ import { compileAuditPredicate } from "./audit-filter.js";
 
 /** Server-level permissions the engine checks. `sysadmin` stands for membership of the fixed server role. */
 export const serverPermissions = [
+  "ALTER ANY CREDENTIAL",
   "ALTER ANY LOGIN",
   "ALTER ANY SERVER AUDIT",
   "CONTROL SERVER",

@@ -54,7 +54,7 @@ export type TransactionChange = "begin" | "commit" | "rollback";
  */
 export type StatementOutcome =
   | { kind: "rows"; resultSet: ResultSet; infos?: SqlMessage[] }
-  | { kind: "done"; rowCount?: number; infos?: SqlMessage[]; transaction?: TransactionChange }
+  | { kind: "done"; rowCount?: number; infos?: SqlMessage[]; transaction?: TransactionChange; /** USE: the session's database changed. */ databaseChange?: { from: string; to: string } }
   | { kind: "error"; error: SqlMessage; transaction?: TransactionChange };
 
 export interface ExecuteRequest {

@@ -306,6 +306,11 @@ class Connection {
         for (const r of o.resultSet.rows) tokens.push(T.row(o.resultSet.columns, r, v));
         tokens.push(T.done(doneKind, more | T.DONE_COUNT, T.CMD_SELECT, o.resultSet.rows.length, v));
       } else if (o.kind === "done") {
+        // USE: ENVCHANGE database, then INFO 5701, as at login (reference §1.5).
+        if (o.databaseChange) {
+          tokens.push(T.envChangeString(1, o.databaseChange.to, o.databaseChange.from));
+          tokens.push(T.message({ number: 5701, state: 1, class: 0, message: `Changed database context to '${o.databaseChange.to}'.`, lineNumber: 1 }, this.serverName, v));
+        }
         for (const info of o.infos ?? []) tokens.push(T.message(info, this.serverName, v));
         tokens.push(...this.transactionTokens(o.transaction));
         tokens.push(T.done(doneKind, more | (o.rowCount !== undefined ? T.DONE_COUNT : 0), 0, o.rowCount ?? 0, v));
