@@ -3,47 +3,34 @@ import assert from "node:assert/strict";
 import sql from "mssql";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
+import { miFleet } from "../support/mi-fleet.js";
 
 // What a real client (mssql/tedious) sees of the fleet's injected statement faults and of an instance whose ARM
 // state is not Ready ("Stop and start an instance": a stopped instance is like a deallocated VM; nothing answers).
-const SUB = "11111111-1111-4111-8111-111111111111";
 const dba = { name: "dba", password: "test-only-Pa55", permissions: ["sysadmin"] };
 let emu: RunningEmulator;
 
 before(async () => {
   emu = await startEmulator({
-    fleet: {
-      tenantId: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
-      scanner: { principalId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", clientId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", displayName: "auditguard-scanner", roleAssignments: [] },
-      subscriptions: [
+    fleet: miFleet(
+      [
         {
-          id: SUB,
-          displayName: "faults",
-          resourceGroups: [
-            {
-              name: "rg",
-              managedInstances: [
-                {
-                  name: "mi-faulty",
-                  dnsZone: "0a1b2c3d4e5f",
-                  sql: {
-                    logins: [dba],
-                    faults: [
-                      { statement: "CREATE SERVER AUDIT \\[?dropped", error: "drop-connection" },
-                      { statement: "CREATE SERVER AUDIT \\[?unanswered", error: "no-reply" },
-                      { statement: "ALTER SERVER AUDIT", error: 33227, times: 1 },
-                    ],
-                  },
-                },
-                { name: "mi-stopped", dnsZone: "0a1b2c3d4e5f", state: "Stopped", sql: { logins: [dba] } },
-                { name: "mi-stopping", dnsZone: "0a1b2c3d4e5f", sql: { logins: [dba] } },
-              ],
-            },
-          ],
+          name: "mi-faulty",
+          dnsZone: "0a1b2c3d4e5f",
+          sql: {
+            logins: [dba],
+            faults: [
+              { statement: "CREATE SERVER AUDIT \\[?dropped", error: "drop-connection" },
+              { statement: "CREATE SERVER AUDIT \\[?unanswered", error: "no-reply" },
+              { statement: "ALTER SERVER AUDIT", error: 33227, times: 1 },
+            ],
+          },
         },
+        { name: "mi-stopped", dnsZone: "0a1b2c3d4e5f", state: "Stopped", sql: { logins: [dba] } },
+        { name: "mi-stopping", dnsZone: "0a1b2c3d4e5f", sql: { logins: [dba] } },
       ],
-    } as FleetInput,
+      "faults",
+    ),
   });
 });
 after(() => emu?.stop());

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
+import { miFleet } from "../support/mi-fleet.js";
 import { createCertificateAuthority } from "../../emulator/tls/certificates.js";
 
 /**
@@ -29,7 +29,6 @@ import { createCertificateAuthority } from "../../emulator/tls/certificates.js";
  * package to install: CI installs them all (.ci/run).
  */
 const exec = promisify(execFile);
-const SUB = "11111111-1111-4111-8111-111111111111";
 const ZONE = "5e4d3c2b1a0f";
 const dba = { name: "dba", password: "test-only-Pa55", permissions: ["sysadmin"] };
 const fqdn = (mi: string) => `${mi}.${ZONE}.database.windows.net`;
@@ -63,26 +62,14 @@ let conf: string;
 
 before(async () => {
   emu = await startEmulator({
-    fleet: {
-      tenantId: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
-      scanner: { principalId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", clientId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", displayName: "auditguard-scanner", roleAssignments: [] },
-      subscriptions: [
-        {
-          id: SUB,
-          displayName: "independent clients",
-          resourceGroups: [
-            {
-              name: "rg",
-              managedInstances: clients.map((c) => ({
-                name: `mi-${c}`,
-                dnsZone: ZONE,
-                sql: { logins: [dba], databases: [{ name: "sales" }], audits: [{ name: "blob", target: { type: "URL", path: "https://acct.blob.core.windows.net/sqldbauditlogs" } }] },
-              })),
-            },
-          ],
-        },
-      ],
-    } as FleetInput,
+    fleet: miFleet(
+      clients.map((c) => ({
+        name: `mi-${c}`,
+        dnsZone: ZONE,
+        sql: { logins: [dba], databases: [{ name: "sales" }], audits: [{ name: "blob", target: { type: "URL", path: "https://acct.blob.core.windows.net/sqldbauditlogs" } }] },
+      })),
+      "independent clients",
+    ),
   });
   dir = mkdtempSync(join(tmpdir(), "auditguard-clients-"));
   writeFileSync(join(dir, "ca.pem"), emu.caPem);
