@@ -3,7 +3,6 @@ import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import type { TLSSocket } from "node:tls";
-import { setTimeout as sleep } from "node:timers/promises";
 
 /**
  * A deliberately small TDS client written from MS-TDS for protocol tests that need control over bytes and their
@@ -127,14 +126,19 @@ class Inbox {
   }
 }
 
-/** Writes `bytes` as two TCP writes cut at `at` (none when at is 0 or past the end), with a turn of the loop between. */
+/**
+ * Writes `bytes` as two TCP writes cut at `at` (none when at is 0 or past the end). Between them the event loop passes
+ * through a poll phase (two setImmediate turns), so a server in this process reads the first part before the second
+ * is written: the cut reaches the server as two chunks without waiting on a clock.
+ */
 async function writeSplit(w: { write(b: Buffer): unknown }, bytes: Buffer, at?: number): Promise<void> {
   if (at === undefined || at <= 0 || at >= bytes.length) {
     w.write(bytes);
     return;
   }
   w.write(bytes.subarray(0, at));
-  await sleep(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
   w.write(bytes.subarray(at));
 }
 
