@@ -65,10 +65,6 @@ export class PacketReader {
     this.buffer = Buffer.alloc(0);
     return rest;
   }
-
-  get pending(): number {
-    return this.buffer.length;
-  }
 }
 
 /** Joins packets into messages by the EOM status bit. */
@@ -90,32 +86,6 @@ export class MessageAssembler {
     this.partBytes = 0;
     this.type = -1;
     return message;
-  }
-
-  /** True while a message has begun and its EOM packet has not arrived. */
-  get partial(): boolean {
-    return this.type !== -1;
-  }
-}
-
-/** Reassembles messages from a byte stream of packets. */
-export class MessageReader {
-  private readonly packets = new PacketReader();
-  private readonly assembler = new MessageAssembler();
-
-  push(chunk: Buffer): Message[] {
-    this.packets.push(chunk);
-    const out: Message[] = [];
-    for (let p = this.packets.next(); p; p = this.packets.next()) {
-      const m = this.assembler.add(p);
-      if (m) out.push(m);
-    }
-    return out;
-  }
-
-  /** Bytes received but not yet part of a whole message. */
-  get pending(): number {
-    return this.packets.pending + (this.assembler.partial ? 1 : 0);
   }
 }
 

@@ -65,11 +65,6 @@ export class TdsTransport {
     return typeof name === "string" && name ? name : undefined;
   }
 
-  /** True while a packet or a message has begun and not ended: a client that stops here is stalled mid-message. */
-  get midMessage(): boolean {
-    return this.wire.pending > 0 || this.inner.pending > 0 || this.assembler.partial;
-  }
-
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.closed) return;
     try {
