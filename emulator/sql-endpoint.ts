@@ -10,6 +10,8 @@ import type { RunningTdsServer, ServiceContext, TdsServerFactory } from "./serve
  * settings send SQLSecurityAuditEvents. Engine state is kept with the estate's snapshot so a demo resumes.
  */
 const EXTENSION = "managedInstanceSql";
+/** ARM states of a Managed Instance in which it serves no connections ("Stop and start an instance"). */
+const NOT_RUNNING = new Set(["Stopped", "Stopping", "Starting", "Creating", "Deleting"]);
 
 export function exportEngineState(engine: ManagedInstanceEngine): MiStateInput {
   const audits = [...engine.audits.values()];
@@ -76,6 +78,8 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
   const tds = await startTdsServer({
     host: context.host,
     resolveEngine: (name) => engines.get(name.toLowerCase()),
+    // Only a running instance serves T-SQL; read live, so an ARM stop takes effect on the next login or request.
+    isAvailable: (name) => !NOT_RUNNING.has(String(estate.managedInstanceByServerName(name)?.properties.state ?? "Ready")),
     tls: { keyPem: certificate.keyPem, certPem: certificate.certPem },
     tokenAuthority: context.authority,
     faults: {

@@ -17,7 +17,11 @@ export type Expr =
   | { kind: "unary"; op: "-" | "NOT"; expr: Expr }
   | { kind: "binary"; op: "=" | "<>" | "<" | ">" | "<=" | ">=" | "AND" | "OR" | "+" | "-" | "*" | "/" | "LIKE"; left: Expr; right: Expr }
   | { kind: "isnull"; expr: Expr; not: boolean }
-  | { kind: "in"; expr: Expr; list: Expr[]; not: boolean };
+  | { kind: "in"; expr: Expr; list: Expr[]; not: boolean }
+  /** CASE: searched when `operand` is absent, simple (operand = each WHEN) otherwise. */
+  | { kind: "case"; operand?: Expr; whens: { when: Expr; then: Expr }[]; else?: Expr }
+  /** [NOT] EXISTS (SELECT …): the NOT is a unary around it. */
+  | { kind: "exists"; query: SelectStatement };
 
 export interface SelectItem {
   kind: "star" | "expr";
@@ -29,6 +33,8 @@ export interface TableRef {
   schema: string;
   name: string;
   alias: string;
+  /** WITH (NOLOCK, …): accepted and, like every hint on a catalog view, without effect. */
+  hints?: string[];
 }
 export interface Join {
   type: "INNER" | "LEFT";
@@ -47,8 +53,24 @@ export interface AuditOptions {
   retentionDays?: number;
 }
 
+export interface SelectStatement {
+  kind: "select";
+  top?: Expr;
+  distinct?: boolean;
+  items: SelectItem[];
+  from?: TableRef;
+  joins: Join[];
+  where?: Expr;
+  groupBy: Expr[];
+  having?: Expr;
+  orderBy: { expr: Expr; desc: boolean }[];
+}
+
 export type StatementBody =
-  | { kind: "select"; top?: Expr; items: SelectItem[]; from?: TableRef; joins: Join[]; where?: Expr; orderBy: { expr: Expr; desc: boolean }[] }
+  | SelectStatement
+  | { kind: "use"; database: string }
+  | { kind: "createCredential"; name: string; identity: string; secret?: string }
+  | { kind: "dropCredential"; name: string }
   | { kind: "declare"; vars: { name: string; type: SqlType; init?: Expr }[] }
   | { kind: "set"; name: string; expr: Expr }
   | { kind: "setOption"; options: string[]; value: string }
@@ -194,6 +216,9 @@ class Parser {
     switch (t.upper) {
       case "SELECT":
         return this.select();
+      case "USE":
+        this.next();
+        return { kind: "use", database: this.identifier() };
       case "DECLARE":
         return this.declare();
       case "SET":
@@ -296,8 +321,9 @@ class Parser {
     if (t.kind === "var" || t.kind === "qident" || (t.kind === "word" && !reservedKeywords.has(t.upper) && !statementStarts.has(t.upper))) this.pos++;
   }
 
-  private select(): StatementBody {
+  private select(): SelectStatement {
     this.expectWord("SELECT");
+    const distinct = this.acceptWord("DISTINCT");
     let top: Expr | undefined;
     if (this.acceptWord("TOP")) {
       if (this.acceptPunct("(")) {
@@ -327,6 +353,13 @@ class Parser {
       }
     }
     const where = this.acceptWord("WHERE") ? this.expr() : undefined;
+    const groupBy: Expr[] = [];
+    if (this.acceptWord("GROUP")) {
+      this.expectWord("BY");
+      do groupBy.push(this.expr());
+      while (this.acceptPunct(","));
+    }
+    const having = this.acceptWord("HAVING") ? this.expr() : undefined;
     const orderBy: { expr: Expr; desc: boolean }[] = [];
     if (this.acceptWord("ORDER")) {
       this.expectWord("BY");
@@ -337,7 +370,18 @@ class Parser {
         orderBy.push({ expr, desc });
       } while (this.acceptPunct(","));
     }
-    return { kind: "select", ...(top ? { top } : {}), items, ...(from ? { from } : {}), joins, ...(where ? { where } : {}), orderBy };
+    return {
+      kind: "select",
+      ...(top ? { top } : {}),
+      ...(distinct ? { distinct } : {}),
+      items,
+      ...(from ? { from } : {}),
+      joins,
+      ...(where ? { where } : {}),
+      groupBy,
+      ...(having ? { having } : {}),
+      orderBy,
+    };
   }
 
   private selectItem(): SelectItem {
@@ -382,7 +426,19 @@ class Parser {
         alias = a.value;
       }
     }
-    return { schema, name, alias };
+    // "Table hints (Transact-SQL)": WITH ( <table_hint> [ , …n ] ).
+    const hints: string[] = [];
+    if (this.isWord("WITH") && this.peek(1).kind === "punct" && this.peek(1).value === "(") {
+      this.pos += 2;
+      do {
+        const h = this.peek();
+        if (h.kind !== "word" || !tableHints.has(h.upper)) throw this.fail();
+        this.pos++;
+        hints.push(h.upper);
+      } while (this.acceptPunct(","));
+      this.expectPunct(")");
+    }
+    return { schema, name, alias, ...(hints.length ? { hints } : {}) };
   }
 
   private sqlType(): SqlType {
@@ -538,6 +594,7 @@ class Parser {
   private auditDdl(): StatementBody {
     const verb = this.next().upper as "CREATE" | "ALTER" | "DROP";
     if (verb === "CREATE" && this.acceptWord("LOGIN")) return this.createLogin();
+    if (verb !== "ALTER" && this.acceptWord("CREDENTIAL")) return verb === "CREATE" ? this.createCredential() : { kind: "dropCredential", name: this.identifier() };
     if (!this.acceptWord("SERVER")) throw this.fail();
     if (!this.acceptWord("AUDIT")) throw this.fail();
     const spec = this.acceptWord("SPECIFICATION");
@@ -545,6 +602,26 @@ class Parser {
     if (verb === "DROP") return { kind: spec ? "dropSpec" : "dropAudit", name };
     if (spec) return this.specBody(verb, name);
     return verb === "CREATE" ? this.createAudit(name) : this.alterAudit(name);
+  }
+
+  /**
+   * CREATE CREDENTIAL name WITH IDENTITY = 'identity' [, SECRET = 'secret'] ("CREATE CREDENTIAL (Transact-SQL)"; a
+   * URL audit's or backup's container is named by a credential whose identity is 'SHARED ACCESS SIGNATURE' or
+   * 'Managed Identity').
+   */
+  private createCredential(): StatementBody {
+    const name = this.identifier();
+    this.expectWord("WITH");
+    this.expectWord("IDENTITY");
+    this.expectPunct("=");
+    const identity = this.stringLiteral();
+    let secret: string | undefined;
+    if (this.acceptPunct(",")) {
+      this.expectWord("SECRET");
+      this.expectPunct("=");
+      secret = this.stringLiteral();
+    }
+    return { kind: "createCredential", name, identity, ...(secret !== undefined ? { secret } : {}) };
   }
 
   /** CREATE LOGIN name FROM EXTERNAL PROVIDER [WITH OBJECT_ID = 'guid'] | WITH PASSWORD = 'secret' (LOGIN read). */
@@ -817,6 +894,22 @@ class Parser {
     if (not) throw this.fail();
     return left;
   }
+  /** CASE [input] WHEN … THEN … [ELSE …] END ("CASE (Transact-SQL)"). */
+  private caseExpr(): Expr {
+    this.expectWord("CASE");
+    const operand = this.isWord("WHEN") ? undefined : this.expr();
+    const whens: { when: Expr; then: Expr }[] = [];
+    while (this.acceptWord("WHEN")) {
+      const when = this.expr();
+      this.expectWord("THEN");
+      whens.push({ when, then: this.expr() });
+    }
+    if (!whens.length) throw this.fail();
+    const otherwise = this.acceptWord("ELSE") ? this.expr() : undefined;
+    this.expectWord("END");
+    return { kind: "case", ...(operand ? { operand } : {}), whens, ...(otherwise ? { else: otherwise } : {}) };
+  }
+
   private additive(): Expr {
     let left = this.multiplicative();
     for (;;) {
@@ -867,6 +960,25 @@ class Parser {
           this.pos++;
           return { kind: "literal", value: null };
         }
+        if (t.kind === "word" && t.upper === "CASE") return this.caseExpr();
+        if (t.kind === "word" && t.upper === "EXISTS") {
+          this.pos++;
+          this.expectPunct("(");
+          const query = this.select();
+          this.expectPunct(")");
+          return { kind: "exists", query };
+        }
+        if (t.kind === "word" && (t.upper === "CONVERT" || t.upper === "TRY_CONVERT")) {
+          // CONVERT ( data_type [ ( length ) ] , expression [ , style ] ): the style only shapes dates as text here.
+          this.pos++;
+          this.expectPunct("(");
+          const type = this.sqlType();
+          this.expectPunct(",");
+          const expr = this.expr();
+          if (this.acceptPunct(",")) this.expr();
+          this.expectPunct(")");
+          return { kind: "cast", expr, type };
+        }
         if (t.kind === "word" && t.upper === "CAST") {
           this.pos++;
           this.expectPunct("(");
@@ -901,7 +1013,13 @@ class Parser {
   }
 }
 
-const statementStarts = new Set(["IF", "ELSE", "THROW", "SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "END", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE", "GRANT", "REVOKE"]);
+const statementStarts = new Set(["USE", "IF", "ELSE", "THROW", "SELECT", "DECLARE", "SET", "EXEC", "EXECUTE", "BEGIN", "END", "COMMIT", "ROLLBACK", "PRINT", "CREATE", "ALTER", "DROP", "BACKUP", "RESTORE", "GRANT", "REVOKE"]);
+
+/** "Table hints (Transact-SQL)" that take no argument. */
+const tableHints = new Set([
+  "NOLOCK", "READUNCOMMITTED", "READCOMMITTED", "READCOMMITTEDLOCK", "REPEATABLEREAD", "SERIALIZABLE", "HOLDLOCK", "UPDLOCK", "XLOCK",
+  "ROWLOCK", "PAGLOCK", "TABLOCK", "TABLOCKX", "NOWAIT", "READPAST", "NOEXPAND", "KEEPIDENTITY", "KEEPDEFAULTS", "IGNORE_CONSTRAINTS", "IGNORE_TRIGGERS",
+]);
 
 const onOffSetOptions = new Set([
   "ANSI_NULLS", "ANSI_NULL_DFLT_ON", "ANSI_NULL_DFLT_OFF", "ANSI_PADDING", "ANSI_WARNINGS", "ANSI_DEFAULTS", "ARITHABORT", "ARITHIGNORE",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { compileAuditPredicate } from "./audit-filter.js";
 
 /**
  * An emulated Managed Instance's in-instance (T-SQL) state as a fleet file writes it under an instance's `sql:`
@@ -9,6 +10,7 @@ import { z } from "zod";
 
 /** Server-level permissions the engine checks. `sysadmin` stands for membership of the fixed server role. */
 export const serverPermissions = [
+  "ALTER ANY CREDENTIAL",
   "ALTER ANY LOGIN",
   "ALTER ANY SERVER AUDIT",
   "CONTROL SERVER",
@@ -111,6 +113,34 @@ const auditTypeCodes = z
   })
   .strict();
 
+/**
+ * An injected statement failure, for tests of what a client does when a statement fails or its outcome is unknown.
+ * `statement` is a regular expression (case-insensitive) matched against each statement's text. `error` is an engine
+ * error number to raise instead of running the statement, "drop-connection" to close the connection before running
+ * it, or "no-reply" to run it and close the connection before the reply (the client cannot know the outcome).
+ * `times`: how many matching statements fail (absent: every one).
+ */
+const statementFault = z
+  .object({
+    statement: z.string().min(1).refine(
+      (re) => {
+        try {
+          new RegExp(re, "i");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: "statement must be a valid regular expression" },
+    ),
+    error: z.union([z.number().int().min(1).max(2147483647), z.enum(["drop-connection", "no-reply"])]),
+    /** The error's message; by default the engine's own text for known numbers. */
+    message: z.string().optional(),
+    times: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type MiStatementFault = z.output<typeof statementFault>;
+
 export const miStateSchema = z
   .object({
     /** SERVERPROPERTY('EngineEdition'): 8 for Managed Instance; other values let tests model non-MI endpoints. */
@@ -130,6 +160,7 @@ export const miStateSchema = z
     audits: z.array(audit).default([]),
     serverAuditSpecifications: z.array(serverAuditSpecification).default([]),
     auditTypeCodes: auditTypeCodes.prefault({}),
+    faults: z.array(statementFault).default([]),
   })
   .strict()
   .superRefine((state, ctx) => {
@@ -145,6 +176,14 @@ export const miStateSchema = z
     seen(state.databases, "databases");
     seen(state.audits, "audits");
     seen(state.serverAuditSpecifications, "serverAuditSpecifications");
+    state.audits.forEach((a, i) => {
+      if (a.predicate === undefined) return;
+      try {
+        compileAuditPredicate(a.predicate);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", path: ["audits", i, "predicate"], message: e instanceof Error ? e.message : String(e) });
+      }
+    });
     const audits = new Set(state.audits.map((a) => a.name.toLowerCase()));
     const bound = new Set<string>();
     state.serverAuditSpecifications.forEach((spec, i) => {

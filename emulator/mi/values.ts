@@ -18,6 +18,7 @@ export const T = {
   datetime2: { kind: "datetime2", scale: 7 } as SqlType,
   guid: { kind: "uniqueidentifier" } as SqlType,
   sysname: { kind: "nvarchar", length: 128 } as SqlType,
+  variant: { kind: "sql_variant" } as SqlType,
   nvarchar: (length: number | "max"): SqlType => ({ kind: "nvarchar", length }),
   char: (length: number): SqlType => ({ kind: "char", length }),
 };
@@ -106,6 +107,8 @@ export function convert(v: Typed, to: SqlType): Typed {
     case "varbinary":
       if (value instanceof Uint8Array) return { type: to, value };
       return { type: to, value: Buffer.from(toText(value), "utf16le") };
+    case "sql_variant":
+      return { type: to, value };
   }
 }
 

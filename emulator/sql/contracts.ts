@@ -18,7 +18,9 @@ export type SqlType =
   | { kind: "datetime" }
   | { kind: "datetime2"; scale: number }
   | { kind: "uniqueidentifier" }
-  | { kind: "varbinary"; length: number | "max" };
+  | { kind: "varbinary"; length: number | "max" }
+  /** SERVERPROPERTY and friends: the base type travels with each value (MS-TDS 2.2.5.5.4), chosen from the JS value. */
+  | { kind: "sql_variant" };
 
 /** A value in a row or an RPC parameter. GUIDs travel as upper-case strings, datetimes as Date (UTC). */
 export type SqlValue = null | string | number | bigint | boolean | Date | Uint8Array;
@@ -52,7 +54,7 @@ export type TransactionChange = "begin" | "commit" | "rollback";
  */
 export type StatementOutcome =
   | { kind: "rows"; resultSet: ResultSet; infos?: SqlMessage[] }
-  | { kind: "done"; rowCount?: number; infos?: SqlMessage[]; transaction?: TransactionChange }
+  | { kind: "done"; rowCount?: number; infos?: SqlMessage[]; transaction?: TransactionChange; /** USE: the session's database changed. */ databaseChange?: { from: string; to: string } }
   | { kind: "error"; error: SqlMessage; transaction?: TransactionChange };
 
 export interface ExecuteRequest {
@@ -140,4 +142,14 @@ export interface SqlAuditRecord {
   sequence_number?: number;
   event_id: string;
   audit_name: string;
+}
+
+/**
+ * Thrown by SqlSession.execute when the connection must close without a reply (an injected "drop-connection" or
+ * "no-reply" fault): `ran` says whether the statement ran first, which the client cannot know.
+ */
+export class ConnectionDropped extends Error {
+  constructor(readonly ran: boolean) {
+    super(ran ? "connection dropped after the statement ran" : "connection dropped before the statement ran");
+  }
 }

@@ -1,6 +1,8 @@
 /**
- * TDS framing (reference/tds-and-mi.md §1.1): an 8-byte big-endian header per packet, a message is the packets
- * up to the one with EOM. tedious sends one message per request and reads one response message per request.
+ * TDS framing ([MS-TDS] 2.2.3 Packets; reference/tds-and-mi.md §1.1): an 8-byte big-endian header per packet; a
+ * message is the packets up to and including the one whose status has EOM. Bytes arrive from TCP (or TLS) in
+ * chunks that need not fall on packet boundaries, so packets are reassembled from the byte stream first and
+ * messages from packets second.
  */
 export const PacketType = {
   SQL_BATCH: 0x01,
@@ -15,9 +17,15 @@ export const PacketType = {
 
 export const STATUS_EOM = 0x01;
 export const STATUS_IGNORE = 0x02;
-const HEADER = 8;
+export const HEADER = 8;
 /** Bounds what one client can make the emulator buffer. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+export interface Packet {
+  type: number;
+  status: number;
+  payload: Buffer;
+}
 
 export interface Message {
   type: number;
@@ -27,42 +35,57 @@ export interface Message {
 
 export class FramingError extends Error {}
 
-/** Reassembles messages from a byte stream of packets. */
-export class MessageReader {
+/** Cuts whole packets out of a byte stream; keeps a partial packet (even a partial header) for the next chunk. */
+export class PacketReader {
   private buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+  }
+
+  /** The first buffered byte, if any: at a packet boundary it says what comes next (a TDS type or a TLS record). */
+  peekByte(): number | undefined {
+    return this.buffer[0];
+  }
+
+  /** The next whole packet, or undefined until enough bytes have arrived. */
+  next(): Packet | undefined {
+    if (this.buffer.length < HEADER) return undefined;
+    const length = this.buffer.readUInt16BE(2);
+    if (length < HEADER) throw new FramingError(`packet length ${length} is shorter than its header`);
+    if (this.buffer.length < length) return undefined;
+    const packet = { type: this.buffer[0]!, status: this.buffer[1]!, payload: this.buffer.subarray(HEADER, length) };
+    this.buffer = this.buffer.subarray(length);
+    return packet;
+  }
+
+  /** Everything buffered and not yet cut into packets (the rest of the stream once it is no longer TDS). */
+  drain(): Buffer {
+    const rest = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    return rest;
+  }
+}
+
+/** Joins packets into messages by the EOM status bit. */
+export class MessageAssembler {
   private parts: Buffer[] = [];
   private partBytes = 0;
   private type = -1;
 
-  push(chunk: Buffer): Message[] {
-    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
-    const out: Message[] = [];
-    while (this.buffer.length >= HEADER) {
-      const length = this.buffer.readUInt16BE(2);
-      if (length < HEADER) throw new FramingError(`packet length ${length} is shorter than its header`);
-      if (this.buffer.length < length) break;
-      const type = this.buffer[0]!;
-      const status = this.buffer[1]!;
-      const payload = this.buffer.subarray(HEADER, length);
-      this.buffer = this.buffer.subarray(length);
-      if (this.type !== -1 && type !== this.type) throw new FramingError("packet type changed inside a message");
-      this.type = type;
-      this.parts.push(payload);
-      this.partBytes += payload.length;
-      if (this.partBytes > MAX_MESSAGE_BYTES) throw new FramingError("message too large");
-      if (status & STATUS_EOM) {
-        out.push({ type, status, payload: Buffer.concat(this.parts) });
-        this.parts = [];
-        this.partBytes = 0;
-        this.type = -1;
-      }
-    }
-    return out;
-  }
-
-  /** Bytes received but not yet part of a whole packet. */
-  get pending(): number {
-    return this.buffer.length;
+  /** Adds a packet; returns the message it completes, if it has EOM. */
+  add(p: Packet): Message | undefined {
+    if (this.type !== -1 && p.type !== this.type) throw new FramingError("packet type changed inside a message");
+    this.type = p.type;
+    this.parts.push(p.payload);
+    this.partBytes += p.payload.length;
+    if (this.partBytes > MAX_MESSAGE_BYTES) throw new FramingError("message too large");
+    if (!(p.status & STATUS_EOM)) return undefined;
+    const message = { type: p.type, status: p.status, payload: Buffer.concat(this.parts) };
+    this.parts = [];
+    this.partBytes = 0;
+    this.type = -1;
+    return message;
   }
 }
 

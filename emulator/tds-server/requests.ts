@@ -22,8 +22,13 @@ export function skipAllHeaders(payload: Buffer): { descriptor: Buffer; rest: Buf
   return { descriptor, rest: payload.subarray(total) };
 }
 
-export function parseSqlBatch(payload: Buffer): string {
-  return skipAllHeaders(payload).rest.toString("utf16le");
+/** The request after its ALL_HEADERS, which TDS 7.2+ requests carry and 7.1 requests do not (2.2.5.3). */
+function body(payload: Buffer, hasAllHeaders: boolean): Buffer {
+  return hasAllHeaders ? skipAllHeaders(payload).rest : payload;
+}
+
+export function parseSqlBatch(payload: Buffer, hasAllHeaders = true): string {
+  return body(payload, hasAllHeaders).toString("utf16le");
 }
 
 export interface RpcCall {
@@ -163,8 +168,8 @@ function readValue(c: Cursor): SqlValue {
   }
 }
 
-export function parseRpc(payload: Buffer): RpcCall {
-  const c = new Cursor(skipAllHeaders(payload).rest);
+export function parseRpc(payload: Buffer, hasAllHeaders = true): RpcCall {
+  const c = new Cursor(body(payload, hasAllHeaders));
   const call: RpcCall = { params: [] };
   const nameLength = c.u16();
   if (nameLength === 0xffff) call.procId = c.u16();
@@ -181,8 +186,8 @@ export function parseRpc(payload: Buffer): RpcCall {
 
 export type TransactionRequest = { kind: "begin" } | { kind: "commit" } | { kind: "rollback" };
 
-export function parseTransactionManager(payload: Buffer): TransactionRequest {
-  const c = new Cursor(skipAllHeaders(payload).rest);
+export function parseTransactionManager(payload: Buffer, hasAllHeaders = true): TransactionRequest {
+  const c = new Cursor(body(payload, hasAllHeaders));
   const type = c.u16();
   if (type === 5) return { kind: "begin" };
   if (type === 7) return { kind: "commit" };

@@ -1,13 +1,14 @@
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
-import { Duplex } from "node:stream";
-import { createSecureContext, TLSSocket } from "node:tls";
-import type { SecureContext } from "node:tls";
+import { createSecureContext } from "node:tls";
 import type { TokenAuthority } from "../identity/tokens.js";
+import { ConnectionDropped } from "../sql/contracts.js";
 import type { LoginResult, SqlEngine, SqlEngineResolver, SqlMessage, SqlSession, SqlValue, StatementOutcome } from "../sql/contracts.js";
-import { encodeMessage, FramingError, MessageReader, PacketType, STATUS_IGNORE } from "./packets.js";
+import { PacketType, STATUS_IGNORE } from "./packets.js";
 import type { Message } from "./packets.js";
-import { parsePrelogin, PreloginOption, serverPrelogin } from "./prelogin.js";
+import { ENCRYPT_NOT_SUP, ENCRYPT_OFF, parseClientPrelogin, PreloginOption, serverPrelogin } from "./prelogin.js";
+import { TdsTransport } from "./transport.js";
+import type { TlsContexts } from "./transport.js";
 import { parseFedAuthToken, parseLogin7 } from "./login7.js";
 import type { Login7 } from "./login7.js";
 import * as T from "./tokens.js";
@@ -38,7 +39,16 @@ export interface TdsServerOptions {
   tokenAuthority: TokenAuthority;
   faults?: TdsFaults;
   now?: () => number;
+  /**
+   * False while an instance cannot serve (its ARM state is Stopped, Starting…): its logins are closed unanswered and
+   * its open sessions run nothing more. Default: always available.
+   */
+  isAvailable?(serverName: string): boolean;
+  /** How long a connection may take from its first byte to a completed login; default 30 s [unverified: Azure's]. */
+  preLoginTimeoutMs?: number;
 }
+
+const DEFAULT_PRELOGIN_TIMEOUT_MS = 30_000;
 
 export interface RunningTds {
   host: string;
@@ -54,31 +64,16 @@ interface Counters {
 
 const SQL_AUDIENCES = ["https://database.windows.net/", "https://database.windows.net"];
 const PACKET_SIZE = 4096;
-const TLS_RECORD_TYPES = new Set([0x14, 0x15, 0x16, 0x17]);
-const TLS_HANDSHAKE = 0x16;
-
-/** Built once per server: parsing the key for every connection cost more CPU than the rest of the session. */
-interface TlsContexts {
-  /** TDS 7.4: tedious caps TLS inside PRELOGIN at 1.2. */
-  prelogin: SecureContext;
-  strict: SecureContext;
-}
 const STS_URL = "https://login.microsoftonline.com/common";
 const SPN = "https://database.windows.net/";
 
 const loginFailed = (user: string): SqlMessage => ({ number: 18456, state: 1, class: 14, message: `Login failed for user '${user}'.`, lineNumber: 1 });
 
 class Connection {
-  private readonly reader = new MessageReader();
-  private stage: "prelogin" | "handshake" | "login" | "fedauth" | "ready" | "closed" = "prelogin";
-  private tls: TLSSocket | undefined;
-  private transport: Duplex | undefined;
-  private raw = false;
-  private strict = false;
-  /** TDS 8 is recognised by the connection's first byte only; later chunks may begin with anything. */
-  private firstChunk = true;
-  private handshakeOut: Buffer[] = [];
-  private rawBuffer = Buffer.alloc(0);
+  private stage: "prelogin" | "login" | "fedauth" | "ready" | "closed" = "prelogin";
+  private readonly transport: TdsTransport;
+  /** The TDS version acknowledged in LOGINACK; tokens and request parsing follow it. */
+  private version = T.TDS_7_4;
   private engine: SqlEngine | undefined;
   private serverName = "";
   private login: Login7 | undefined;
@@ -88,25 +83,31 @@ class Connection {
   private current: AbortController | undefined;
   private descriptor = Buffer.alloc(8);
   private nextDescriptor = 1;
+  private preLoginTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly options: TdsServerOptions,
     private readonly counters: Counters,
-    private readonly contexts: TlsContexts,
+    contexts: TlsContexts,
   ) {
-    socket.on("data", this.onSocketData);
+    this.transport = new TdsTransport(socket, contexts, { message: (m) => this.onMessage(m), error: (e) => this.fail(e) });
     socket.on("error", () => this.close());
     socket.on("close", () => this.close());
+    // A client that sends nothing, or stops mid-PRELOGIN or mid-LOGIN7, is dropped after a bounded time, as SQL
+    // Server drops a stalled pre-login handshake.
+    this.preLoginTimer = setTimeout(() => this.fail(new Error("pre-login timeout")), options.preLoginTimeoutMs ?? DEFAULT_PRELOGIN_TIMEOUT_MS);
+    this.preLoginTimer.unref();
   }
 
-  private close(): void {
+  private close(abort = true): void {
     if (this.stage === "closed") return;
     this.stage = "closed";
+    clearTimeout(this.preLoginTimer);
     this.current?.abort();
     this.session?.close();
-    this.tls?.destroy();
-    this.socket.destroy();
+    if (abort) this.transport.destroy();
+    else this.transport.end();
   }
 
   private fail(error?: unknown): void {
@@ -114,110 +115,33 @@ class Connection {
     this.close();
   }
 
-  // ---- transport: plain PRELOGIN, TLS inside PRELOGIN, then raw TLS ----
-
-  private readonly onSocketData = (chunk: Buffer): void => {
-    try {
-      const first = this.firstChunk;
-      this.firstChunk = false;
-      if (first && chunk[0] === TLS_HANDSHAKE) return this.startStrictTls(chunk);
-      if (this.raw) {
-        this.transport!.push(chunk);
-        return;
-      }
-      if (this.stage === "handshake") {
-        this.rawBuffer = Buffer.concat([this.rawBuffer, chunk]);
-        // tedious wraps handshake flights in PRELOGIN packets, then sends raw TLS records once secure.
-        while (this.rawBuffer.length) {
-          if (TLS_RECORD_TYPES.has(this.rawBuffer[0]!)) {
-            // The client's first raw record: the handshake is over and LOGIN7 follows inside TLS.
-            this.raw = true;
-            this.stage = "login";
-            this.flushHandshake();
-            this.transport!.push(this.rawBuffer);
-            this.rawBuffer = Buffer.alloc(0);
-            return;
-          }
-          const messages = this.reader.push(this.rawBuffer);
-          this.rawBuffer = Buffer.alloc(0);
-          for (const m of messages) {
-            if (m.type !== PacketType.PRELOGIN) throw new FramingError("expected a TLS handshake in PRELOGIN");
-            this.transport!.push(m.payload);
-          }
-        }
-        return;
-      }
-      for (const m of this.reader.push(chunk)) this.onMessage(m);
-    } catch (error) {
-      this.fail(error);
-    }
-  };
-
-  /** TDS 8: the socket itself becomes the TLS server; PRELOGIN and everything after travel inside it. */
-  private startStrictTls(first: Buffer): void {
-    this.strict = true;
-    this.socket.off("data", this.onSocketData);
-    this.socket.pause();
-    // A TLSSocket over a net.Socket reads what is already buffered on it, so the ClientHello is not lost.
-    this.socket.unshift(first);
-    this.tls = new TLSSocket(this.socket, { isServer: true, secureContext: this.contexts.strict, ALPNProtocols: ["tds/8.0"] });
-    this.listenToTls(this.tls);
-  }
-
-  private listenToTls(tls: TLSSocket): void {
-    tls.on("data", (chunk: Buffer) => {
-      try {
-        for (const m of this.reader.push(chunk)) this.onMessage(m);
-      } catch (error) {
-        this.fail(error);
-      }
-    });
-    tls.on("error", (error) => this.fail(error));
+  /** Ends the connection with no further reply (FIN after what was already sent), as a dropped link looks to a client. */
+  private hangUp(): void {
+    if (this.stage === "closed") return;
+    this.close(false);
   }
 
   private send(type: number, payload: Buffer): void {
     if (this.stage === "closed") return;
-    const bytes = encodeMessage(type, payload, PACKET_SIZE);
-    if (this.tls) this.tls.write(bytes);
-    else this.socket.write(bytes);
+    this.transport.send(type, payload, PACKET_SIZE);
   }
 
   private reply(...tokens: Buffer[]): void {
     this.send(PacketType.TABULAR_RESULT, Buffer.concat(tokens));
   }
 
-  private flushHandshake(): void {
-    if (!this.handshakeOut.length) return;
-    const data = Buffer.concat(this.handshakeOut);
-    this.handshakeOut = [];
-    this.socket.write(encodeMessage(PacketType.PRELOGIN, data, PACKET_SIZE));
-  }
-
-  private startTls(): void {
-    this.transport = new Duplex({
-      read() {},
-      write: (chunk: Buffer, _encoding, callback) => {
-        if (this.raw) this.socket.write(chunk);
-        else {
-          // Coalesce one flight into one PRELOGIN message; the client waits for exactly one reply message.
-          if (!this.handshakeOut.length) setImmediate(() => this.raw || this.flushHandshake());
-          this.handshakeOut.push(Buffer.from(chunk));
-        }
-        callback();
-      },
-    });
-    this.tls = new TLSSocket(this.transport as unknown as Socket, { isServer: true, secureContext: this.contexts.prelogin });
-    this.listenToTls(this.tls);
-    this.stage = "handshake";
-  }
-
   // ---- messages ----
 
   private onMessage(m: Message): void {
     if (this.stalled) return; // a stalled server answers nothing, not even an attention
+    if (this.stage === "closed") return;
+    // Before login there is no request to cancel: an ATTENTION there is a protocol violation, not a cancel.
+    if (m.type === PacketType.ATTENTION && this.stage !== "ready") return this.fail(new Error("ATTENTION before login"));
+    // PRELOGIN is answered at once: its answer decides how the transport reads the bytes that follow.
+    if (this.stage === "prelogin") return this.onPrelogin(m);
     if (m.type === PacketType.ATTENTION) {
       this.current?.abort();
-      if (!this.busy) this.reply(T.done(0xfd, T.DONE_ATTN, 0, 0));
+      if (!this.busy) this.reply(T.done(0xfd, T.DONE_ATTN, 0, 0, this.version));
       else this.attentionPending = true;
       return;
     }
@@ -238,7 +162,7 @@ class Connection {
         await this.handle(m);
         if (this.attentionPending) {
           this.attentionPending = false;
-          this.reply(T.done(0xfd, T.DONE_ATTN, 0, 0));
+          this.reply(T.done(0xfd, T.DONE_ATTN, 0, 0, this.version));
         }
       }
     } catch (error) {
@@ -250,15 +174,6 @@ class Connection {
 
   private async handle(m: Message): Promise<void> {
     switch (this.stage) {
-      case "prelogin": {
-        if (m.type !== PacketType.PRELOGIN) return this.fail();
-        const options = parsePrelogin(m.payload);
-        const fedAuthRequired = (options.get(PreloginOption.FEDAUTHREQUIRED)?.[0] ?? 0) === 1;
-        this.send(PacketType.TABULAR_RESULT, serverPrelogin(fedAuthRequired, this.strict));
-        if (this.strict) this.stage = "login";
-        else this.startTls();
-        return;
-      }
       case "login":
         if (m.type !== PacketType.LOGIN7) return this.fail();
         return this.onLogin7(m.payload);
@@ -272,15 +187,39 @@ class Connection {
     }
   }
 
+  private onPrelogin(m: Message): void {
+    try {
+      if (m.type !== PacketType.PRELOGIN) throw new Error(`expected PRELOGIN, got message type 0x${m.type.toString(16)}`);
+      const options = parseClientPrelogin(m.payload);
+      const fedAuthRequired = (options.get(PreloginOption.FEDAUTHREQUIRED)?.[0] ?? 0) === 1;
+      const strict = this.transport.strict;
+      const encryption = options.get(PreloginOption.ENCRYPTION)?.[0] ?? ENCRYPT_OFF;
+      this.send(PacketType.TABULAR_RESULT, serverPrelogin(fedAuthRequired, strict, encryption));
+      this.stage = "login";
+      if (strict) return;
+      // 2.2.6.5: a server that requires encryption ends the connection of a client that cannot encrypt.
+      if (encryption === ENCRYPT_NOT_SUP) return this.transport.end();
+      this.transport.startPreloginTls();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   private async onLogin7(payload: Buffer): Promise<void> {
     const login = parseLogin7(payload);
     this.login = login;
-    this.serverName = (this.tls?.servername || login.serverName || "").toLowerCase();
+    const version = T.negotiateVersion(login.tdsVersion);
+    if (version === undefined) throw new Error(`TDS version 0x${login.tdsVersion.toString(16)} is older than 7.1`);
+    this.version = version;
+    this.serverName = (this.transport.servername || login.serverName || "").toLowerCase();
     this.engine = this.options.resolveEngine(this.serverName);
     if (!this.engine) {
       return this.refuse({ number: 40532, state: 1, class: 20, message: `Cannot open server "${this.serverName.split(".")[0] ?? ""}" requested by the login. The login failed.`, lineNumber: 1 });
     }
-    if (this.options.faults?.hang?.(this.serverName)) return; // accepts, never answers
+    // "Stop and start an instance": a stopped instance is like a deallocated VM, so nothing answers for it; the
+    // connection is closed once the name is known (SNI or LOGIN7) [unverified: what a client sees from Azure's gateway].
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.hangUp();
+    if (this.options.faults?.hang?.(this.serverName)) return clearTimeout(this.preLoginTimer); // accepts, never answers
     if (this.options.faults?.refuseLogin?.(this.serverName)) {
       return this.refuse({ number: 40613, state: 1, class: 17, message: `Database 'master' on server '${this.serverName}' is not currently available. Please retry the connection later.`, lineNumber: 1 });
     }
@@ -307,14 +246,11 @@ class Connection {
   }
 
   private refuse(error: SqlMessage): void {
-    this.reply(T.message(error, this.serverName), T.done(0xfd, T.DONE_ERROR, 0, 0));
+    this.reply(T.message(error, this.serverName, this.version), T.done(0xfd, T.DONE_ERROR, 0, 0, this.version));
     // The login error goes out through TLS first; the connection ends once it is flushed.
-    const end = () => {
-      this.stage = "closed";
-      this.socket.end();
-    };
-    if (this.tls) this.tls.end(end);
-    else end();
+    clearTimeout(this.preLoginTimer);
+    this.stage = "closed";
+    this.transport.end();
   }
 
   private async finishLogin(result: LoginResult): Promise<void> {
@@ -326,20 +262,28 @@ class Connection {
     if (login.fedAuth) features.push([0x02, Buffer.alloc(0)]);
     if (login.utf8Support) features.push([0x0a, Buffer.from([0x00])]);
     this.stage = "ready";
+    clearTimeout(this.preLoginTimer);
+    const v = this.version;
     this.reply(
       T.envChangeString(1, result.database, "master"),
-      T.message({ number: 5701, state: 2, class: 0, message: `Changed database context to '${result.database}'.`, lineNumber: 0 }, this.serverName),
+      T.message({ number: 5701, state: 2, class: 0, message: `Changed database context to '${result.database}'.`, lineNumber: 0 }, this.serverName, v),
       T.envChangeBytes(7, T.COLLATION, Buffer.alloc(0)),
       T.envChangeString(2, "us_english", ""),
-      T.message({ number: 5703, state: 1, class: 0, message: "Changed language setting to us_english.", lineNumber: 0 }, this.serverName),
+      T.message({ number: 5703, state: 1, class: 0, message: "Changed language setting to us_english.", lineNumber: 0 }, this.serverName, v),
       T.envChangeString(4, String(PACKET_SIZE), String(PACKET_SIZE)),
-      T.loginAck(),
-      ...(features.length ? [T.featureExtAck(features)] : []),
-      T.done(0xfd, 0, 0, 0),
+      T.loginAck(v),
+      // FeatureExt exists from TDS 7.4 on (2.2.7.11 FEATUREEXTACK).
+      ...(features.length && v >= T.TDS_7_4 ? [T.featureExtAck(features)] : []),
+      T.done(0xfd, 0, 0, 0, v),
     );
   }
 
   // ---- requests ----
+
+  /** [MS-TDS] 2.2.5.3: ALL_HEADERS prefixes SQLBatch, RPC and transaction manager requests from TDS 7.2 on only. */
+  private get hasAllHeaders(): boolean {
+    return this.version >= T.TDS_7_2;
+  }
 
   private transactionTokens(change: "begin" | "commit" | "rollback" | undefined): Buffer[] {
     if (!change) return [];
@@ -356,26 +300,32 @@ class Connection {
 
   private outcomeTokens(outcomes: StatementOutcome[], rpc: boolean): Buffer[] {
     const tokens: Buffer[] = [];
+    const v = this.version;
     const doneKind = rpc ? 0xff : 0xfd;
     outcomes.forEach((o, i) => {
       const last = i === outcomes.length - 1;
       const more = !last || rpc ? T.DONE_MORE : 0;
       if (o.kind === "rows") {
-        for (const info of o.infos ?? []) tokens.push(T.message(info, this.serverName));
-        tokens.push(T.colMetadata(o.resultSet.columns));
-        for (const r of o.resultSet.rows) tokens.push(T.row(o.resultSet.columns, r));
-        tokens.push(T.done(doneKind, more | T.DONE_COUNT, T.CMD_SELECT, o.resultSet.rows.length));
+        for (const info of o.infos ?? []) tokens.push(T.message(info, this.serverName, v));
+        tokens.push(T.colMetadata(o.resultSet.columns, v));
+        for (const r of o.resultSet.rows) tokens.push(T.row(o.resultSet.columns, r, v));
+        tokens.push(T.done(doneKind, more | T.DONE_COUNT, T.CMD_SELECT, o.resultSet.rows.length, v));
       } else if (o.kind === "done") {
-        for (const info of o.infos ?? []) tokens.push(T.message(info, this.serverName));
+        // USE: ENVCHANGE database, then INFO 5701, as at login (reference §1.5).
+        if (o.databaseChange) {
+          tokens.push(T.envChangeString(1, o.databaseChange.to, o.databaseChange.from));
+          tokens.push(T.message({ number: 5701, state: 1, class: 0, message: `Changed database context to '${o.databaseChange.to}'.`, lineNumber: 1 }, this.serverName, v));
+        }
+        for (const info of o.infos ?? []) tokens.push(T.message(info, this.serverName, v));
         tokens.push(...this.transactionTokens(o.transaction));
-        tokens.push(T.done(doneKind, more | (o.rowCount !== undefined ? T.DONE_COUNT : 0), 0, o.rowCount ?? 0));
+        tokens.push(T.done(doneKind, more | (o.rowCount !== undefined ? T.DONE_COUNT : 0), 0, o.rowCount ?? 0, v));
       } else {
-        tokens.push(T.message(o.error, this.serverName));
+        tokens.push(T.message(o.error, this.serverName, v));
         tokens.push(...this.transactionTokens(o.transaction));
-        tokens.push(T.done(doneKind, more | T.DONE_ERROR, 0, 0));
+        tokens.push(T.done(doneKind, more | T.DONE_ERROR, 0, 0, v));
       }
     });
-    if (!outcomes.length && !rpc) tokens.push(T.done(0xfd, 0, 0, 0));
+    if (!outcomes.length && !rpc) tokens.push(T.done(0xfd, 0, 0, 0, v));
     return tokens;
   }
 
@@ -389,6 +339,7 @@ class Connection {
       return;
     }
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
+    if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.hangUp();
     const latency = faults?.latencyMs?.(this.serverName) ?? 0;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const session = this.session!;
@@ -396,11 +347,11 @@ class Connection {
     this.current = controller;
     try {
       if (m.type === PacketType.SQL_BATCH) {
-        const outcomes = await session.execute({ sql: parseSqlBatch(m.payload), params: new Map(), signal: controller.signal });
+        const outcomes = await session.execute({ sql: parseSqlBatch(m.payload, this.hasAllHeaders), params: new Map(), signal: controller.signal });
         return this.reply(...this.outcomeTokens(outcomes, false));
       }
       if (m.type === PacketType.RPC) {
-        const call = parseRpc(m.payload);
+        const call = parseRpc(m.payload, this.hasAllHeaders);
         let sql: string;
         const params = new Map<string, SqlValue>();
         if (call.procId === 10 || call.procName?.toLowerCase() === "sp_executesql") {
@@ -417,17 +368,19 @@ class Connection {
         }
         const outcomes = await session.execute({ sql, params, signal: controller.signal });
         const failed = outcomes.some((o) => o.kind === "error");
-        return this.reply(...this.outcomeTokens(outcomes, true), T.returnStatus(failed ? -6 : 0), T.done(0xfe, failed ? T.DONE_ERROR : 0, T.CMD_EXECUTE, 0));
+        return this.reply(...this.outcomeTokens(outcomes, true), T.returnStatus(failed ? -6 : 0), T.done(0xfe, failed ? T.DONE_ERROR : 0, T.CMD_EXECUTE, 0, this.version));
       }
       if (m.type === PacketType.TRANSACTION_MANAGER) {
-        const request = parseTransactionManager(m.payload);
+        const request = parseTransactionManager(m.payload, this.hasAllHeaders);
         const outcome = request.kind === "begin" ? await session.beginTransaction() : request.kind === "commit" ? await session.commitTransaction() : await session.rollbackTransaction();
         return this.reply(...this.outcomeTokens([outcome], false));
       }
       return this.fail();
     } catch (error) {
+      // An injected "drop-connection" / "no-reply": the connection ends with no answer to this request.
+      if (error instanceof ConnectionDropped) return this.hangUp();
       if (error instanceof RequestError) {
-        return this.reply(T.message({ number: 8009, state: 1, class: 16, message: `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${error.message}`, lineNumber: 1 }, this.serverName), T.done(0xfd, T.DONE_ERROR, 0, 0));
+        return this.reply(T.message({ number: 8009, state: 1, class: 16, message: `The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. ${error.message}`, lineNumber: 1 }, this.serverName, this.version), T.done(0xfd, T.DONE_ERROR, 0, 0, this.version));
       }
       throw error;
     } finally {

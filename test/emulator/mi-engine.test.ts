@@ -1,55 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { SqlAuditRecord, SqlSession, SqlValue, StatementOutcome } from "../../emulator/sql/contracts.js";
 import { ManagedInstanceEngine } from "../../emulator/mi/engine.js";
-import type { MiStateInput } from "../../emulator/mi/state-schema.js";
-
-const ADMIN_OID = "11111111-2222-4333-8444-555555555555";
-
-function setup(state: MiStateInput = {}) {
-  const records: SqlAuditRecord[] = [];
-  const engine = new ManagedInstanceEngine({
-    serverName: "mi-test.abc123def456.database.windows.net",
-    state: {
-      logins: [
-        { name: "dba", password: "test-only-pw-1", permissions: ["sysadmin"] },
-        { name: "reader", password: "test-only-pw-2", permissions: ["VIEW ANY DEFINITION", "VIEW SERVER STATE"] },
-        { name: "nobody", password: "test-only-pw-3" },
-        { kind: "entra", name: "auditguard-scanner", objectId: ADMIN_OID, permissions: ["ALTER ANY SERVER AUDIT", "VIEW SERVER STATE"] },
-      ],
-      databases: [{ name: "sales" }],
-      ...state,
-    },
-    now: () => new Date("2026-11-24T12:00:00Z"),
-    onAuditRecord: (r) => records.push(r),
-  });
-  const session = (name = "dba"): SqlSession =>
-    engine.openSession({ kind: name === "auditguard-scanner" ? "entra" : "sql", name }, "master", { address: "10.0.0.7", appName: "auditguard", hostName: "scanner-host" });
-  return { engine, records, session };
-}
-
-async function run(s: SqlSession, sql: string, params: Record<string, SqlValue> = {}): Promise<StatementOutcome[]> {
-  return s.execute({ sql, params: new Map(Object.entries(params)), signal: new AbortController().signal });
-}
-
-/** Runs a batch that must succeed; returns the rows of its last result set (as objects). */
-async function ok(s: SqlSession, sql: string, params: Record<string, SqlValue> = {}): Promise<Record<string, SqlValue>[]> {
-  const out = await run(s, sql, params);
-  const err = out.find((o) => o.kind === "error");
-  assert.equal(err, undefined, `unexpected error: ${err?.kind === "error" ? `${err.error.number} ${err.error.message}` : ""}`);
-  const rs = [...out].reverse().find((o) => o.kind === "rows");
-  if (!rs || rs.kind !== "rows") return [];
-  return rs.resultSet.rows.map((r) => Object.fromEntries(rs.resultSet.columns.map((c, i) => [c.name, r[i]!])));
-}
-
-async function fails(s: SqlSession, sql: string, number: number, message?: string | RegExp): Promise<void> {
-  const out = await run(s, sql);
-  const err = out.find((o) => o.kind === "error");
-  assert.ok(err && err.kind === "error", `expected error ${number} from: ${sql}`);
-  assert.equal(err.error.number, number, err.error.message);
-  if (typeof message === "string") assert.equal(err.error.message, message);
-  else if (message) assert.match(err.error.message, message);
-}
+import { ADMIN_OID, fails, ok, run, setup } from "../support/mi-engine-harness.js";
 
 const SEED = [
   "CREATE SERVER AUDIT BackupRestoreAudit TO EXTERNAL_MONITOR;",
@@ -203,7 +155,8 @@ describe("MI engine: audit DDL and the catalog views", () => {
     await fails(s, "DROP SERVER AUDIT ghost", 15151, "Cannot drop the server audit 'ghost', because it does not exist or you do not have permission.");
     await ok(s, "CREATE SERVER AUDIT a TO EXTERNAL_MONITOR WHERE server_principal_name <> 'AzureSQLConnectivityChecker'");
     let [r] = await ok(s, "SELECT predicate FROM sys.server_audits");
-    assert.equal(r!.predicate, "server_principal_name <> 'AzureSQLConnectivityChecker'");
+    // Stored normalised, as SQL Server scripts it back (see emulator/mi/audit-filter.ts).
+    assert.equal(r!.predicate, "([server_principal_name]<>'AzureSQLConnectivityChecker')");
     await ok(s, "ALTER SERVER AUDIT a REMOVE WHERE");
     [r] = await ok(s, "SELECT predicate FROM sys.server_audits");
     assert.equal(r!.predicate, null);
@@ -482,7 +435,7 @@ describe("MI engine: SELECT details", () => {
   it("WHERE with OR / IS NULL / IN / LIKE, aliases, TOP, qualified star, empty results keep column types", async () => {
     const { session } = setup({
       audits: [
-        { name: "alpha", target: "EXTERNAL_MONITOR", enabled: true, predicate: "1 = 1" },
+        { name: "alpha", target: "EXTERNAL_MONITOR", enabled: true, predicate: "succeeded = 1" },
         { name: "beta", target: { type: "URL", path: "https://a.blob.core.windows.net/c" } },
         { name: "gamma", target: "EXTERNAL_MONITOR" },
       ],
@@ -539,7 +492,7 @@ describe("MI engine: COUNT and ordinals", () => {
   it("COUNT(*) and COUNT(column) over a filtered view; ORDER BY ordinal", async () => {
     const { session } = setup({
       audits: [
-        { name: "a1", target: "EXTERNAL_MONITOR", enabled: true, predicate: "1 = 1" },
+        { name: "a1", target: "EXTERNAL_MONITOR", enabled: true, predicate: "succeeded = 1" },
         { name: "a2", target: "EXTERNAL_MONITOR" },
       ],
     });
