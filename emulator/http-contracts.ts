@@ -16,6 +16,11 @@ export interface EmulatorResponse {
   /** Serialised as application/json; charset=utf-8. */
   json?: unknown;
   text?: string;
+  /**
+   * A fault (emulator/faults `stallAfterHeaders`): the status line and headers are sent, the body after
+   * `bodyDelayMs` or, without it, never (until the client gives up or the server closes).
+   */
+  stall?: { bodyDelayMs?: number };
 }
 
 export type EmulatorHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;

@@ -170,7 +170,9 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
     if (fault.kind === "throttle") return logAnalyticsThrottled(fault.retryAfterSeconds, fault.retryAfterMs);
     if (fault.kind === "server-error") return logAnalyticsError(500, "InternalServerError", "An internal error occurred.");
     if (!inner) return logAnalyticsError(501, "NotImplemented", "The Log Analytics query service is not mounted in this emulator instance.");
-    return inner(request);
+    const answer = await inner(request);
+    const stall = context.faults.stallAfterHeaders("logAnalytics", request.url.pathname);
+    return stall ? { ...answer, stall } : answer;
   };
 }
 

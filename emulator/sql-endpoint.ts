@@ -81,6 +81,7 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
     faults: {
       dropConnection: (name) => context.faults.forTds(name).dropConnection(),
       hang: (name) => context.faults.forTds(name).hang(),
+      stallAfterLogin: (name) => context.faults.forTds(name).stallAfterLogin(),
       refuseLogin: (name) => context.faults.forTds(name).refuseLogin() || context.faults.forTds(name).unreachable(),
       latencyMs: (name) => context.faults.forTds(name).latencyMs(),
     },

@@ -115,7 +115,9 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       headers[isWrite ? "x-ms-ratelimit-remaining-tenant-writes" : "x-ms-ratelimit-remaining-tenant-reads"] = String(decision.remaining);
     }
 
-    return finish(await route(ctx, segments, lower));
+    const answer = finish(await route(ctx, segments, lower));
+    const stall = faults.stallAfterHeaders("arm", path);
+    return stall ? { ...answer, stall } : answer;
   };
 
   async function route(ctx: Context, segments: string[], lower: string[]): Promise<EmulatorResponse> {

@@ -24,8 +24,18 @@ export interface TdsFaults {
   dropConnection(): boolean;
   /** Refuse this login (decided once per login attempt). */
   refuseLogin(): boolean;
+  /**
+   * The instance is listed in `stallAfterLogin`: how many requests of each connection it answers after the login
+   * before it stops answering (undefined when it does not stall).
+   */
+  stallAfterLogin(): number | undefined;
   /** Delay before answering a request on this server. */
   latencyMs(): number;
+}
+
+/** How an answer whose headers went out should send its body: after `bodyDelayMs`, or never. */
+export interface BodyStall {
+  bodyDelayMs?: number;
 }
 
 export function sampleLatency(distribution: LatencyDistribution | undefined, random: Random): number {
@@ -45,10 +55,32 @@ export class FaultInjector {
   private readonly counters = new Map<string, number>();
   private readonly unreachable: Set<string>;
   private readonly hanging: Set<string>;
+  private readonly stallingAfterLogin: Map<string, number>;
+  private readonly stalls: Array<{ service: "arm" | "logAnalytics"; path?: RegExp; rate: number; bodyDelayMs?: number }>;
 
   constructor(readonly config: FleetFaults) {
     this.unreachable = new Set(config.unreachable.map((n) => n.toLowerCase()));
     this.hanging = new Set(config.hanging.map((n) => n.toLowerCase()));
+    this.stallingAfterLogin = new Map(
+      config.stallAfterLogin.map((entry) => (typeof entry === "string" ? [entry.toLowerCase(), 0] : [entry.name.toLowerCase(), entry.answeredRequests])),
+    );
+    this.stalls = config.stallAfterHeaders.map((s) => ({
+      service: s.service,
+      rate: s.rate,
+      ...(s.path !== undefined ? { path: new RegExp(s.path, "i") } : {}),
+      ...(s.bodyDelayMs !== undefined ? { bodyDelayMs: s.bodyDelayMs } : {}),
+    }));
+  }
+
+  /**
+   * Whether the answer to a request for `path` should stall after its headers; the first matching rule decides,
+   * drawn from the service's own seeded stream (only requests that match a rule draw from it).
+   */
+  stallAfterHeaders(service: "arm" | "logAnalytics", path: string): BodyStall | undefined {
+    const rule = this.stalls.find((s) => s.service === service && (!s.path || s.path.test(path)));
+    if (!rule) return undefined;
+    if (rule.rate < 1 && this.stream(`stall:${service}`)() >= rule.rate) return undefined;
+    return rule.bodyDelayMs !== undefined ? { bodyDelayMs: rule.bodyDelayMs } : {};
   }
 
   private stream(name: string): Random {
@@ -124,6 +156,7 @@ export class FaultInjector {
     return {
       unreachable: () => this.isUnreachable(name),
       hang: () => this.isHanging(name),
+      stallAfterLogin: () => this.stallingAfterLogin.get(name),
       dropConnection: () => tds.dropConnectionRate > 0 && drop() < tds.dropConnectionRate,
       refuseLogin: () => tds.refuseLoginRate > 0 && refuse() < tds.refuseLoginRate,
       latencyMs: () => this.latencyMs("tds", name),

@@ -204,6 +204,32 @@ const throttleBurst = z
   })
   .strict();
 
+/**
+ * An ARM or Log Analytics answer that stalls after its status line and headers (the request itself is handled:
+ * a PUT takes effect), for clients' timeout handling. `path` is a regular expression over the request path.
+ */
+const stallAfterHeaders = z
+  .object({
+    service: z.enum(["arm", "logAnalytics"]),
+    path: z
+      .string()
+      .min(1)
+      .refine((p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "not a valid regular expression")
+      .optional(),
+    /** Probability (0..1) that a matching answer stalls; 1 stalls every one. */
+    rate: z.number().min(0).max(1).default(1),
+    /** Send the body after this long instead of never (it still arrives, very late). */
+    bodyDelayMs: z.number().int().min(0).optional(),
+  })
+  .strict();
+
 const faults = z
   .object({
     seed: z.number().int().default(1),
@@ -215,6 +241,15 @@ const faults = z
     unreachable: z.array(z.string().min(1)).default([]),
     /** Managed Instance names whose TDS endpoint accepts connections but never answers. */
     hanging: z.array(z.string().min(1)).default([]),
+    /** ARM / Log Analytics answers whose body never comes (or comes very late) after the headers. */
+    stallAfterHeaders: z.array(stallAfterHeaders).default([]),
+    /**
+     * Managed Instances whose TDS endpoint answers the login and then never answers a request: a name (stalls
+     * from the first request of each connection) or `{ name, answeredRequests }` (answers that many first).
+     */
+    stallAfterLogin: z
+      .array(z.union([z.string().min(1), z.object({ name: z.string().min(1), answeredRequests: z.number().int().min(0) }).strict()]))
+      .default([]),
     tds: z
       .object({
         dropConnectionRate: z.number().min(0).max(1).default(0),
@@ -285,5 +320,6 @@ export type FleetLogSetting = z.output<typeof logSetting>;
 export type FleetAuditingPolicy = z.output<typeof auditingPolicy>;
 export type FleetFaults = z.output<typeof faults>;
 export type FleetThrottleBurst = z.output<typeof throttleBurst>;
+export type FleetStallAfterHeaders = z.output<typeof stallAfterHeaders>;
 export type LatencyDistribution = z.output<typeof latencyDistribution>;
 export type LroMode = z.output<typeof lroMode>;

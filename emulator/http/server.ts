@@ -64,6 +64,15 @@ function writeResponse(res: ServerResponse, response: EmulatorResponse): void {
   }
   headers["content-length"] = String(payload?.length ?? 0);
   res.writeHead(response.status, headers);
+  if (response.stall) {
+    // The headers go out now; the body later or never. A client that gives up closes the socket, which ends the
+    // wait; the server's close destroys the socket too.
+    res.flushHeaders();
+    if (response.stall.bodyDelayMs === undefined) return;
+    const timer = setTimeout(() => res.end(payload), response.stall.bodyDelayMs);
+    res.on("close", () => clearTimeout(timer));
+    return;
+  }
   res.end(payload);
 }
 

@@ -24,6 +24,8 @@ import { parseRpc, parseSqlBatch, parseTransactionManager, RequestError } from "
 export interface TdsFaults {
   dropConnection?(serverName: string): boolean;
   hang?(serverName: string): boolean;
+  /** Answer the login and this many requests of the connection, then never answer (a server that stalls mid-session). */
+  stallAfterLogin?(serverName: string): number | undefined;
   refuseLogin?(serverName: string): boolean;
   latencyMs?(serverName: string): number;
 }
@@ -212,6 +214,7 @@ class Connection {
   // ---- messages ----
 
   private onMessage(m: Message): void {
+    if (this.stalled) return; // a stalled server answers nothing, not even an attention
     if (m.type === PacketType.ATTENTION) {
       this.current?.abort();
       if (!this.busy) this.reply(T.done(0xfd, T.DONE_ATTN, 0, 0));
@@ -223,6 +226,8 @@ class Connection {
   }
 
   private attentionPending = false;
+  private stalled = false;
+  private requestsSeen = 0;
 
   private async drain(): Promise<void> {
     if (this.busy) return;
@@ -378,6 +383,11 @@ class Connection {
     if (m.status & STATUS_IGNORE) return this.reply();
     this.counters.requests++;
     const faults = this.options.faults;
+    const answered = faults?.stallAfterLogin?.(this.serverName);
+    if (answered !== undefined && this.requestsSeen++ >= answered) {
+      this.stalled = true; // logged in, never answers again
+      return;
+    }
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
     const latency = faults?.latencyMs?.(this.serverName) ?? 0;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));

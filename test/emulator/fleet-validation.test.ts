@@ -115,6 +115,8 @@ describe("seeded faults", () => {
     throttleBursts: [],
     unreachable: ["mi-down", "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Sql/servers/s-down"],
     hanging: ["mi-hang"],
+    stallAfterHeaders: [],
+    stallAfterLogin: [],
     tds: { dropConnectionRate: 0.25, refuseLoginRate: 0.5 },
   };
 
