@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { LogAnalyticsStore, LogAnalyticsWorkspaceData } from "../data-contracts.js";
 import { KqlError } from "./lexer.js";
-import type { Row } from "./query.js";
-import { executeQuery, wireValue } from "./execute.js";
+import type { Row } from "./ast.js";
+import { executeQuery } from "./execute.js";
+import { wireValue } from "./values.js";
 
 /**
  * The Log Analytics query API (api.loganalytics.io/v1): workspace queries, resource-centric queries and

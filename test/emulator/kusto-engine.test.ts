@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { executeQuery } from "../../emulator/kusto/execute.js";
 import { KqlError } from "../../emulator/kusto/lexer.js";
-import type { Row } from "../../emulator/kusto/query.js";
+import type { Row } from "../../emulator/kusto/ast.js";
 
 const NOW = new Date("2026-11-24T12:00:00Z");
 const rows: Row[] = [
