@@ -1,4 +1,9 @@
 import type { LogAnalyticsStore, LogAnalyticsWorkspaceData, LogRow, ResourceGraphStore } from "../data-contracts.js";
+import { INGESTION_TIME, SEED_ROW } from "../data-contracts.js";
+import { SEED_DATE_COLUMN, parseSeedTime } from "../fleet/seed-time.js";
+import { sampleLatency } from "../faults/faults.js";
+import { mulberry32, streamSeed } from "../faults/prng.js";
+import type { Random } from "../faults/prng.js";
 import type { SqlAuditRecord } from "../sql/contracts.js";
 import type {
   Fleet,
@@ -155,8 +160,14 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
   private readonly workspacesByCustomerId = new Map<string, LogAnalyticsWorkspaceData>();
   private readonly workspacesById = new Map<string, LogAnalyticsWorkspaceData>();
 
+  /** When the estate was built: seed rows' relative times (`-PT20M`) count back from it. */
+  readonly start: Date;
+  private readonly ingestionRandom: Random;
+
   constructor(readonly fleet: Fleet, options: EstateOptions = {}) {
     this.now = options.now ?? (() => new Date());
+    this.start = this.now();
+    this.ingestionRandom = mulberry32(streamSeed(fleet.faults.seed, "ingestion"));
     this.tenantId = fleet.tenantId;
     this.scanner = fleet.scanner;
     this.identities = [fleet.scanner, ...fleet.otherIdentities];
@@ -205,7 +216,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
             },
           });
           const data: LogAnalyticsWorkspaceData = { customerId: ws.customerId, resourceId: id, tables: new Map() };
-          for (const [table, rows] of Object.entries(ws.tables)) data.tables.set(table, rows.map((r) => seedRow(r, table)));
+          for (const [table, rows] of Object.entries(ws.tables)) data.tables.set(table, rows.map((r) => this.ingest({ ...seedRow(r, this.start), [SEED_ROW]: true })));
           this.workspacesByCustomerId.set(ws.customerId.toLowerCase(), data);
           this.workspacesById.set(idKey(id), data);
         }
@@ -415,8 +426,13 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     for (const { customerId, tables } of snapshot.workspaces) {
       const ws = this.workspaceByCustomerId(customerId);
       if (!ws) continue;
-      ws.tables.clear();
-      for (const [table, rows] of Object.entries(tables)) ws.tables.set(table, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, decode(v)])) as LogRow));
+      // The fleet's seed rows stay as this estate dated them (relative seed times stay recent); what arrived
+      // since (the physics' rows) comes back after them, in its order.
+      for (const [table, rows] of ws.tables) ws.tables.set(table, rows.filter((r) => r[SEED_ROW] === true));
+      for (const [table, rows] of Object.entries(tables)) {
+        const arrived = rows.filter((r) => r[SEED_ROW] !== true).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, decode(v)])) as LogRow);
+        if (arrived.length) ws.tables.set(table, [...(ws.tables.get(table) ?? []), ...arrived]);
+      }
     }
     Object.assign(this.extensions, snapshot.extensions ?? {});
   }
@@ -475,6 +491,13 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
 
   // ---- physics --------------------------------------------------------------------------------------------------
 
+  /** Log Analytics rows become visible at their ingestion time: event time plus the fleet's `faults.ingestionDelay`. */
+  private ingest(row: LogRow): LogRow {
+    const time = row.TimeGenerated instanceof Date ? row.TimeGenerated : this.start;
+    const delay = Math.max(0, Math.round(sampleLatency(this.fleet.faults.ingestionDelay, this.ingestionRandom)));
+    return { ...row, [INGESTION_TIME]: new Date(time.getTime() + delay) };
+  }
+
   /**
    * An audit record emitted by a SQL resource (a Managed Instance, a server — routed through its master database
    * — or a Synapse workspace). Every enabled diagnostic setting on it that sends SQLSecurityAuditEvents to an
@@ -495,7 +518,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
       const ctx = { resourceId: emitter.id, workspaceCustomerId: workspace.customerId, logicalServerName, timeGenerated: this.now() };
       const table = dedicated ? "SQLSecurityAuditEvents" : "AzureDiagnostics";
       const row = dedicated ? resourceSpecificRow(record, ctx) : azureDiagnosticsRow(record, ctx);
-      appendRow(workspace, table, row);
+      appendRow(workspace, table, this.ingest(row));
       delivery.delivered = true;
       delivery.destinations.push({ workspaceCustomerId: workspace.customerId, table, setting: setting.name });
     }
@@ -559,14 +582,12 @@ function fleetSettingProperties(ds: FleetDiagnosticSetting, workspaceId: string 
   };
 }
 
-const DATE_COLUMN = /(_t|^TimeGenerated|^EventTime)$/;
-
-/** Seed rows come from YAML/JSON: turn datetime columns into Dates as the query engine expects. */
-function seedRow(row: Record<string, unknown>, _table: string): LogRow {
+/** Seed rows come from YAML/JSON: datetime columns (absolute, or relative to the estate's start) become Dates. */
+function seedRow(row: Record<string, unknown>, start: Date): LogRow {
   const out: LogRow = {};
   for (const [key, value] of Object.entries(row)) {
-    if (DATE_COLUMN.test(key) && (typeof value === "string" || value instanceof Date)) out[key] = new Date(value);
-    else out[key] = value as LogRow[string];
+    const date = SEED_DATE_COLUMN.test(key) ? parseSeedTime(value, start) : undefined;
+    out[key] = date ?? (value as LogRow[string]);
   }
   return out;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { fleetSchema } from "./schema.js";
 import type { Fleet } from "./schema.js";
+import { SEED_DATE_COLUMN, parseSeedTime } from "./seed-time.js";
 
 /** One problem in a fleet file: where (path, and line/column when read from text) and what. */
 export interface FleetIssue {
@@ -110,6 +111,15 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       groups.add(rg.name.toLowerCase());
       rg.logAnalyticsWorkspaces.forEach((ws, w) => {
         workspaceNames.set(ws.name.toLowerCase(), (workspaceNames.get(ws.name.toLowerCase()) ?? 0) + 1);
+        for (const [table, rows] of Object.entries(ws.tables)) {
+          rows.forEach((row, r) => {
+            for (const [column, value] of Object.entries(row)) {
+              if (SEED_DATE_COLUMN.test(column) && (typeof value === "string" || value instanceof Date) && !parseSeedTime(value, new Date())) {
+                issues.push({ path: [...rgPath, "logAnalyticsWorkspaces", w, "tables", table, r, column], message: "not a date-time nor a negative ISO 8601 duration such as -PT20M" });
+              }
+            }
+          });
+        }
         if (customerIds.has(ws.customerId.toLowerCase())) issues.push({ path: [...rgPath, "logAnalyticsWorkspaces", w, "customerId"], message: "duplicate customerId" });
         customerIds.add(ws.customerId.toLowerCase());
       });

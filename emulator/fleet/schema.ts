@@ -156,7 +156,11 @@ const logAnalyticsWorkspace = z
     location: z.string().optional(),
     customerId: guid,
     tags,
-    /** Seed rows by table name (AzureDiagnostics, SQLSecurityAuditEvents…); `*_t` and TimeGenerated values become dates. */
+    /**
+     * Seed rows by table name (AzureDiagnostics, SQLSecurityAuditEvents…); `*_t`, TimeGenerated and EventTime
+     * values become dates: an ISO 8601 date-time, or a negative ISO 8601 duration relative to the emulator's start
+     * (`-PT20M` is twenty minutes before it).
+     */
     tables: z.record(z.string(), z.array(seedRow)).default({}),
   })
   .strict();
@@ -241,6 +245,12 @@ const faults = z
     unreachable: z.array(z.string().min(1)).default([]),
     /** Managed Instance names whose TDS endpoint accepts connections but never answers. */
     hanging: z.array(z.string().min(1)).default([]),
+    /**
+     * How long after its event time a Log Analytics row is ingested (and becomes visible to queries): seed rows
+     * and rows the physics appends. Azure's typical latency is 20 s to 3 min ("Log data ingestion time in Azure
+     * Monitor"); the default is a few seconds so tests stay fast.
+     */
+    ingestionDelay: latencyDistribution.default({ kind: "lognormal", medianMs: 2000, sigma: 0.5 }),
     /** ARM / Log Analytics answers whose body never comes (or comes very late) after the headers. */
     stallAfterHeaders: z.array(stallAfterHeaders).default([]),
     /**

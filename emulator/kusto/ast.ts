@@ -14,8 +14,7 @@ export interface Table {
   rows: Row[];
 }
 
-/** The hidden column that holds a row's ingestion time (what `ingestion_time()` returns). */
-export const INGESTION_TIME = "$IngestionTime";
+export { INGESTION_TIME } from "../data-contracts.js";
 
 export type Expr =
   | { k: "lit"; v: Value; type: KustoType; pos: number }

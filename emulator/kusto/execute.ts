@@ -1,7 +1,6 @@
 import { parseQuery } from "./parser.js";
 import { evaluate } from "./evaluator.js";
 import type { Column, Row, Table } from "./ast.js";
-import { INGESTION_TIME } from "./ast.js";
 import { inferType } from "./values.js";
 import { TABLE_COLUMNS } from "./tables.js";
 
@@ -31,7 +30,7 @@ function schemaOf(declared: readonly Column[], rows: readonly Row[]): Column[] {
   const known = new Set(columns.map((c) => c.name));
   for (const row of rows) {
     for (const [key, value] of Object.entries(row)) {
-      if (known.has(key) || key === INGESTION_TIME) continue;
+      if (known.has(key) || key.startsWith("$")) continue; // hidden columns (ingestion time, seed marker)
       known.add(key);
       columns.push({ name: key, type: inferType(value) });
     }

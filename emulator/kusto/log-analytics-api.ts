@@ -3,6 +3,7 @@ import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http
 import type { LogAnalyticsStore, LogAnalyticsWorkspaceData } from "../data-contracts.js";
 import { KqlError } from "./lexer.js";
 import type { Row } from "./ast.js";
+import { INGESTION_TIME } from "./ast.js";
 import { executeQuery } from "./execute.js";
 import { wireValue } from "./values.js";
 
@@ -57,6 +58,12 @@ export function parseTimespan(text: string, now: Date): { from: Date; to: Date }
   return undefined;
 }
 
+/** A row is visible once it has been ingested, on the emulator's clock ("Log data ingestion time in Azure Monitor"). */
+function ingested(row: Row, now: Date): boolean {
+  const at = row[INGESTION_TIME];
+  return !(at instanceof Date) || at.getTime() <= now.getTime();
+}
+
 function inWindow(row: Row, window: { from: Date; to: Date } | undefined): boolean {
   if (!window) return true;
   const t = row.TimeGenerated;
@@ -89,7 +96,7 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
     const window = typeof timespan === "string" && timespan ? parseTimespan(timespan, at) : undefined;
     if (typeof timespan === "string" && timespan && !window) return error(400, "BadArgumentError", `Invalid timespan '${timespan}'`);
     const scopeLower = scope?.toLowerCase();
-    const tables = tablesOf(workspaces, (row) => inWindow(row, window) && (!scopeLower || String(row._ResourceId ?? row.ResourceId ?? "").toLowerCase().startsWith(scopeLower)));
+    const tables = tablesOf(workspaces, (row) => ingested(row, at) && inWindow(row, window) && (!scopeLower || String(row._ResourceId ?? row.ResourceId ?? "").toLowerCase().startsWith(scopeLower)));
     try {
       const result = executeQuery(query, tables, at);
       return {
