@@ -301,6 +301,25 @@ export const fleetSchema = z
     logAnalyticsRateLimit: z
       .union([z.literal(false), z.object({ requests: z.number().int().min(1), windowSeconds: z.number().positive() }).strict()])
       .default({ requests: 200, windowSeconds: 30 }),
+    /**
+     * Log Analytics' other query limits ("Azure Monitor service limits": user query throttling, Log Analytics
+     * workspaces): 5 concurrent queries per identity, up to 200 more queued for at most 3 minutes (past that, 429),
+     * and at most 500,000 rows and ~100 MiB in one answer (past that, a partial answer). `false` lifts them.
+     */
+    logAnalyticsQueryLimits: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            concurrentQueries: z.number().int().min(1).default(5),
+            queueLength: z.number().int().min(0).default(200),
+            queueTimeoutSeconds: z.number().positive().default(180),
+            maxRows: z.number().int().min(1).default(500_000),
+            maxResponseBytes: z.number().int().min(1).default(104_857_600),
+          })
+          .strict(),
+      ])
+      .prefault({}),
     subscriptions: z.array(subscription).min(1),
     faults: faults.prefault({}),
     /** What a generated baseline should say about this fleet (the designated workspace, the allowed backup accounts). */

@@ -85,6 +85,28 @@ function tablesOf(workspaces: Iterable<LogAnalyticsWorkspaceData>, keep: (row: R
 
 export interface LogAnalyticsApiOptions {
   now?: () => Date;
+  /** The most rows and bytes of rows one answer carries; past either, the answer is partial (see partialError). */
+  limits?: { maxRows: number; maxResponseBytes: number };
+}
+
+/**
+ * The error a 200 answer carries when the result was cut ("Query result set exceeds internal limit" in the Kusto
+ * docs, "Azure Monitor service limits" for the API's 500,000 rows and ~100 MiB): LogsQueryClient turns it into a
+ * PartialFailure with the rows that did come. The envelope codes and messages are [unverified].
+ */
+function partialError(limit: "records" | "size", value: number): Record<string, unknown> {
+  const what = limit === "records" ? `record count limit ${value}` : `data size limit ${value}`;
+  return {
+    code: "PartialError",
+    message: "There were some errors when processing your query.",
+    details: [
+      {
+        code: "EngineError",
+        message: "Something went wrong processing your query on the server.",
+        innererror: { code: "-2133196797", message: `Query result set has exceeded the internal ${what} (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)`, severity: 2, severityName: "Error" },
+      },
+    ],
+  };
 }
 
 export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: LogAnalyticsApiOptions = {}): EmulatorHandler {
@@ -99,16 +121,27 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
     const tables = tablesOf(workspaces, (row) => ingested(row, at) && inWindow(row, window) && (!scopeLower || String(row._ResourceId ?? row.ResourceId ?? "").toLowerCase().startsWith(scopeLower)));
     try {
       const result = executeQuery(query, tables, at);
+      const rows: unknown[][] = [];
+      let bytes = 0;
+      let cut: Record<string, unknown> | undefined;
+      for (const r of result.rows) {
+        if (options.limits && rows.length >= options.limits.maxRows) {
+          cut = partialError("records", options.limits.maxRows);
+          break;
+        }
+        const cells = result.columns.map((c) => wireValue(r[c.name] ?? null, c.type));
+        bytes += Buffer.byteLength(JSON.stringify(cells));
+        if (options.limits && bytes > options.limits.maxResponseBytes) {
+          cut = partialError("size", options.limits.maxResponseBytes);
+          break;
+        }
+        rows.push(cells);
+      }
       return {
         status: 200,
         json: {
-          tables: [
-            {
-              name: "PrimaryResult",
-              columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
-              rows: result.rows.map((r) => result.columns.map((c) => wireValue(r[c.name] ?? null, c.type))),
-            },
-          ],
+          tables: [{ name: "PrimaryResult", columns: result.columns.map((c) => ({ name: c.name, type: c.type })), rows }],
+          ...(cut ? { error: cut } : {}),
         },
       };
     } catch (e) {
