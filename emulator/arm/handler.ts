@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { TokenAuthority, TokenClaims } from "../identity/tokens.js";
-import type { Estate, EstateResource, AuditingPolicyKind, ResourceType } from "../estate/estate.js";
+import type { Estate, EstateResource, AuditingPolicyKind, AuditingPolicyProperties, ResourceType } from "../estate/estate.js";
 import type { FaultInjector } from "../faults/faults.js";
 import type { LroMode, RateLimitsConfig } from "./types.js";
 import { authenticateArm } from "./auth.js";
@@ -307,16 +307,32 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       return { status: 200, json: auditingPolicyBody(resource, kind, props) };
     }
     if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
-    const validated = validateAuditingPut(ctx.request.body, resource.type === "Microsoft.Synapse/workspaces", kind === "extendedAuditingSettings");
+    const serverName = resource.type === "Microsoft.Sql/servers/databases" ? resource.id.split("/")[8]! : resource.name;
+    const validated = validateAuditingPut(ctx.request.body, {
+      synapse: resource.type === "Microsoft.Synapse/workspaces",
+      extended: kind === "extendedAuditingSettings",
+      level: resource.type === "Microsoft.Sql/servers/databases" ? "database" : "server",
+      storageAccount: (account) => estate.fleet.storageAccounts.find((a) => a.name === account),
+      identityMayWrite: (account) => account.blobDataContributors.some((n) => n.toLowerCase() === serverName.toLowerCase()),
+    });
     if (!validated.ok) return validated.response;
-    estate.setAuditingPolicy(resource.id, kind, validated.properties);
-    const body = auditingPolicyBody(resource, kind, estate.auditingPolicy(resource.id, kind)!);
+    const properties = validated.properties;
+    // What the policy will be: the other view's fields (the predicate) come from the policy as it stands.
+    const current = estate.auditingPolicy(resource.id, "extendedAuditingSettings");
+    const merged = kind === "extendedAuditingSettings" ? properties : { ...properties, ...(current?.predicateExpression !== undefined ? { predicateExpression: current.predicateExpression } : {}) };
+    const { predicateExpression: _hidden, ...plainView } = merged;
+    const body = auditingPolicyBody(resource, kind, (kind === "extendedAuditingSettings" ? merged : plainView) as AuditingPolicyProperties);
+    const apply = () => estate.setAuditingPolicy(resource.id, kind, properties);
     const requested = ctx.request.headers["x-emulator-lro"];
     // Database-level policy PUTs are not long-running in the API (200/201 only), so they are always answered at once.
     const mode: LroMode =
       resource.type === "Microsoft.Sql/servers/databases" ? "sync" : requested === "async" || requested === "sync" ? requested : resource.lro ?? options.lro;
-    if (mode === "sync") return { status: 200, json: body };
-    const op = operations.start(body);
+    if (mode === "sync") {
+      apply();
+      return { status: 200, json: body };
+    }
+    // Accepted, not done: GETs show the old policy until the operation reports Succeeded.
+    const op = operations.start(body, apply);
     const origin = ctx.request.url.origin;
     const provider = resource.type.split("/")[0]!;
     const location = resource.location.toLowerCase().replace(/\s+/g, "");
@@ -377,6 +393,21 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
     const validated = validateDiagnosticSettingPut(ctx.request.body, resource.type);
     if (!validated.ok) return validated.response;
+    const workspaceId = validated.properties.workspaceId;
+    if (workspaceId) {
+      // ARM's linked-scope check: sending logs to a workspace needs its shared keys (LinkedAuthorizationFailed,
+      // as reported in Azure/Azure-Landing-Zones#2806 and JimGBritt/AzurePolicy#17 for exactly this write).
+      const linked = "Microsoft.OperationalInsights/workspaces/sharedKeys/action";
+      if (!isAuthorized(identityOf(ctx.claims), linked, workspaceId)) {
+        return E.linkedAuthorizationFailed(clientIdOf(ctx.claims), String(ctx.claims.oid), action, `${resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${name}`, linked, workspaceId);
+      }
+      const target = estate.resource(workspaceId);
+      if (!target || target.type !== "Microsoft.OperationalInsights/workspaces") {
+        // [unverified] Azure Monitor's answer for a workspace that does not exist (ResourceNotFound, azure-cli#8570).
+        const ws = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.OperationalInsights\/workspaces\/([^/]+)/i.exec(workspaceId);
+        return E.resourceNotFound("Microsoft.OperationalInsights/workspaces", ws?.[2] ?? workspaceId, ws?.[1] ?? "");
+      }
+    }
     const conflict = settingConflict(estate.diagnosticSettings(resource.id), name, validated.properties, resource.type);
     if (conflict) return conflict;
     const setting = estate.putDiagnosticSetting(resource.id, name, validated.properties);

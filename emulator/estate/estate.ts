@@ -108,10 +108,16 @@ export function logsCoverAudit(logs: readonly DiagnosticSettingLog[]): boolean {
   });
 }
 
-function auditingProperties(policy: FleetAuditingPolicy, extended: boolean, isSql: boolean): AuditingPolicyProperties {
+/**
+ * A server's, workspace's or database's auditing policy as one record: auditingSettings and
+ * extendedAuditingSettings are two views of it, the extended one adding predicateExpression ("Extended Server
+ * Blob Auditing Policies"; ExtendedServerBlobAuditingGet.json shows the same fields plus the predicate).
+ * isManagedIdentityInUse exists only in the SQL API (Synapse's sqlServer.json 2021-06-01 has no such property).
+ */
+function auditingProperties(policy: FleetAuditingPolicy, predicateExpression: string | undefined, isSql: boolean): AuditingPolicyProperties {
   const props: AuditingPolicyProperties = {
     ...(policy.isDevopsAuditEnabled !== undefined ? { isDevopsAuditEnabled: policy.isDevopsAuditEnabled } : {}),
-    ...(extended ? { predicateExpression: policy.predicateExpression ?? "" } : {}),
+    predicateExpression: predicateExpression ?? policy.predicateExpression ?? "",
     retentionDays: policy.retentionDays,
     auditActionsAndGroups: [...policy.auditActionsAndGroups],
     isStorageSecondaryKeyInUse: policy.isStorageSecondaryKeyInUse,
@@ -251,13 +257,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               externalGovernanceStatus: "Disabled",
             },
           });
-          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(server.auditingSettings, false, true));
-          this.policies.set(
-            `${idKey(id)}/extendedauditingsettings`,
-            server.extendedAuditingSettings
-              ? auditingProperties(server.extendedAuditingSettings, true, true)
-              : { ...auditingProperties(server.auditingSettings, true, true) },
-          );
+          this.policies.set(idKey(id), auditingProperties(server.auditingSettings, server.extendedAuditingSettings?.predicateExpression, true));
           const databases = [{ name: "master", diagnosticSettings: server.diagnosticSettings, auditingSettings: undefined, extendedAuditingSettings: undefined }, ...server.databases];
           for (const db of databases) {
             const dbId = `${id}/databases/${db.name}`;
@@ -274,8 +274,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
             });
             // Every database has a database-level policy; Azure reports Disabled until one is set.
             const dbPolicy = db.auditingSettings ?? DISABLED_POLICY;
-            this.policies.set(`${idKey(dbId)}/auditingsettings`, auditingProperties(dbPolicy, false, true));
-            this.policies.set(`${idKey(dbId)}/extendedauditingsettings`, auditingProperties(db.extendedAuditingSettings ?? dbPolicy, true, true));
+            this.policies.set(idKey(dbId), auditingProperties(dbPolicy, db.extendedAuditingSettings?.predicateExpression, true));
             addSettings(dbId, db.diagnosticSettings);
           }
         }
@@ -303,11 +302,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               workspaceUID: stableGuid(`uid:${id.toLowerCase()}`),
             },
           });
-          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(ws.auditingSettings, false, false));
-          this.policies.set(
-            `${idKey(id)}/extendedauditingsettings`,
-            ws.extendedAuditingSettings ? auditingProperties(ws.extendedAuditingSettings, true, false) : auditingProperties(ws.auditingSettings, true, false),
-          );
+          this.policies.set(idKey(id), auditingProperties(ws.auditingSettings, ws.extendedAuditingSettings?.predicateExpression, false));
           addSettings(id, ws.diagnosticSettings);
         }
       }
@@ -362,13 +357,23 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     return this.managedInstances().find((r) => r.name.toLowerCase() === name);
   }
 
+  /** The policy as `kind` shows it: auditingSettings without the predicate, extendedAuditingSettings with it. */
   auditingPolicy(resourceId: string, kind: AuditingPolicyKind): AuditingPolicyProperties | undefined {
-    return this.policies.get(`${idKey(resourceId)}/${kind.toLowerCase()}`);
+    const policy = this.policies.get(idKey(resourceId));
+    if (!policy) return undefined;
+    if (kind === "extendedAuditingSettings") return { ...policy };
+    const { predicateExpression: _extended, ...plain } = policy;
+    return plain as AuditingPolicyProperties;
   }
 
+  /**
+   * Replaces the policy through either view; a PUT of auditingSettings, which has no predicate, keeps the one the
+   * policy has [unverified: Azure's behaviour for the predicate on a plain PUT]. The storage key is never kept.
+   */
   setAuditingPolicy(resourceId: string, kind: AuditingPolicyKind, properties: AuditingPolicyProperties): void {
     const { storageAccountAccessKey: _secret, ...kept } = properties;
-    this.policies.set(`${idKey(resourceId)}/${kind.toLowerCase()}`, kept as AuditingPolicyProperties);
+    const predicate = kind === "extendedAuditingSettings" ? (kept.predicateExpression ?? "") : (this.policies.get(idKey(resourceId))?.predicateExpression ?? "");
+    this.policies.set(idKey(resourceId), { ...kept, predicateExpression: predicate } as AuditingPolicyProperties);
   }
 
   diagnosticSettings(resourceUri: string): DiagnosticSettingState[] {
@@ -420,7 +425,9 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     if (snapshot.version !== 1) throw new Error(`unsupported estate snapshot version ${String(snapshot.version)}`);
     const decode = (v: unknown): unknown => (v && typeof v === "object" && "$date" in (v as Record<string, unknown>) ? new Date(String((v as { $date: string }).$date)) : v);
     this.policies.clear();
-    for (const [key, value] of Object.entries(snapshot.policies)) this.policies.set(key, value);
+    // Older snapshots kept the two views apart (`<id>/auditingsettings`, `<id>/extendedauditingsettings`).
+    const entries = Object.entries(snapshot.policies).sort(([a], [b]) => Number(a.endsWith("/extendedauditingsettings")) - Number(b.endsWith("/extendedauditingsettings")));
+    for (const [key, value] of entries) this.policies.set(key.replace(/\/(extended)?auditingsettings$/, ""), { predicateExpression: "", ...value });
     this.diagnostics.clear();
     for (const { uri, settings } of snapshot.diagnostics) this.diagnostics.set(uri, new Map(settings.map((st) => [st.name.toLowerCase(), st])));
     for (const { customerId, tables } of snapshot.workspaces) {

@@ -24,6 +24,8 @@ export const MI_DRIFTS = ["audit-missing", "audit-off", "spec-missing-group", "s
 export type MiDrift = (typeof MI_DRIFTS)[number] | "compliant";
 
 const GROUPS = ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"];
+/** What a compliant server or workspace audits: the groups their API accepts (AUDIT_CHANGE_GROUP is not one). */
+const SERVER_GROUPS = ["BACKUP_RESTORE_GROUP", "BATCH_COMPLETED_GROUP"];
 
 function miSql(drift: MiDrift, scannerLogin: Record<string, unknown>): Record<string, unknown> {
   const audit = { name: "auditguard", target: "EXTERNAL_MONITOR", enabled: drift !== "audit-off", queueDelay: 1000, onFailure: "CONTINUE" };
@@ -87,7 +89,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
       name: `sql-${String(i).padStart(5, "0")}`,
       auditingSettings: drifted
         ? { state: "Disabled" }
-        : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: [...GROUPS, "BATCH_COMPLETED_GROUP"] },
+        : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: SERVER_GROUPS },
       diagnosticSettings: drifted ? [] : auditSetting("law-security"),
     });
   }
@@ -95,7 +97,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
     const drifted = random() < driftRate;
     place(i).synapseWorkspaces.push({
       name: `syn-${String(i).padStart(5, "0")}`,
-      auditingSettings: drifted ? { state: "Enabled", storageEndpoint: "https://auditstore.blob.core.windows.net/", retentionDays: 30 } : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: GROUPS },
+      auditingSettings: drifted ? { state: "Enabled", storageEndpoint: "https://auditstore.blob.core.windows.net/", retentionDays: 30 } : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: SERVER_GROUPS },
       diagnosticSettings: auditSetting("law-security"),
     });
   }

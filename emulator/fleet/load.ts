@@ -3,6 +3,8 @@ import { LineCounter, parseDocument, isNode } from "yaml";
 import { fleetSchema } from "./schema.js";
 import type { Fleet } from "./schema.js";
 import { SEED_DATE_COLUMN, parseSeedTime } from "./seed-time.js";
+import { classifyAuditEntry } from "../arm/audit-action-groups.js";
+import type { FleetAuditingPolicy } from "./schema.js";
 
 /** One problem in a fleet file: where (path, and line/column when read from text) and what. */
 export interface FleetIssue {
@@ -125,6 +127,29 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       });
     });
   });
+  // A state Azure could never hold is refused: groups outside the documented list (emulator/arm/audit-action-groups.ts),
+  // and extendedAuditingSettings that differ from auditingSettings in more than the predicate (they are one policy).
+  const checkPolicies = (
+    owner: { auditingSettings?: FleetAuditingPolicy | undefined; extendedAuditingSettings?: FleetAuditingPolicy | undefined },
+    level: "server" | "database",
+    path: (string | number)[],
+  ) => {
+    for (const key of ["auditingSettings", "extendedAuditingSettings"] as const) {
+      owner[key]?.auditActionsAndGroups.forEach((entry, g) => {
+        const kind = classifyAuditEntry(entry, level);
+        if (kind === "invalid" || (kind === "action" && level === "server")) {
+          issues.push({ path: [...path, key, "auditActionsAndGroups", g], message: `'${entry}' is not an action group${level === "database" ? " or action" : ""} Azure accepts for a ${level === "server" ? "server or workspace" : "database"} auditing policy` });
+        }
+      });
+    }
+    const { predicateExpression: _a, ...plain } = owner.auditingSettings ?? ({} as FleetAuditingPolicy);
+    if (owner.extendedAuditingSettings) {
+      const { predicateExpression: _b, ...extended } = owner.extendedAuditingSettings;
+      if (owner.auditingSettings && JSON.stringify(plain) !== JSON.stringify(extended)) {
+        issues.push({ path: [...path, "extendedAuditingSettings"], message: "auditingSettings and extendedAuditingSettings are one policy in Azure: give the same values (the extended one may add predicateExpression)" });
+      }
+    }
+  };
   const serverNames = new Set<string>();
   fleet.subscriptions.forEach((sub, s) =>
     sub.resourceGroups.forEach((rg, g) => {
@@ -153,6 +178,8 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       });
       rg.sqlServers.forEach((server, i) => {
         const path = [...rgPath, "sqlServers", i];
+        checkPolicies(server, "server", path);
+        server.databases.forEach((db, d) => checkPolicies(db, "database", [...path, "databases", d]));
         if (serverNames.has(server.name.toLowerCase())) issues.push({ path: [...path, "name"], message: `duplicate server name '${server.name}'` });
         serverNames.add(server.name.toLowerCase());
         checkSettings(server.diagnosticSettings, [...path, "diagnosticSettings"]);
@@ -163,6 +190,7 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       });
       rg.synapseWorkspaces.forEach((ws, i) => {
         const path = [...rgPath, "synapseWorkspaces", i];
+        checkPolicies(ws, "server", path);
         checkSettings(ws.diagnosticSettings, [...path, "diagnosticSettings"]);
       });
     }),

@@ -165,6 +165,19 @@ const logAnalyticsWorkspace = z
   })
   .strict();
 
+/**
+ * A storage account audit logs may go to: its two access keys (test-only values) and the servers and Synapse
+ * workspaces (by name) whose managed identity holds Storage Blob Data Contributor on it. Auditing PUTs naming an
+ * account the fleet does not list are not checked.
+ */
+const storageAccount = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]{3,24}$/, "storage account names are 3-24 lower-case letters and digits"),
+    keys: z.tuple([z.string().min(1), z.string().min(1)]),
+    blobDataContributors: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
 const resourceGroup = z
   .object({
     name,
@@ -321,6 +334,7 @@ export const fleetSchema = z
       ])
       .prefault({}),
     subscriptions: z.array(subscription).min(1),
+    storageAccounts: z.array(storageAccount).default([]),
     faults: faults.prefault({}),
     /** What a generated baseline should say about this fleet (the designated workspace, the allowed backup accounts). */
     baselineHints: z
@@ -350,5 +364,6 @@ export type FleetAuditingPolicy = z.output<typeof auditingPolicy>;
 export type FleetFaults = z.output<typeof faults>;
 export type FleetThrottleBurst = z.output<typeof throttleBurst>;
 export type FleetStallAfterHeaders = z.output<typeof stallAfterHeaders>;
+export type FleetStorageAccount = z.output<typeof storageAccount>;
 export type LatencyDistribution = z.output<typeof latencyDistribution>;
 export type LroMode = z.output<typeof lroMode>;
