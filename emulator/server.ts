@@ -230,7 +230,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         estate,
         authority,
         faults,
-        rateLimits: fleet.rateLimits,
+        ...(fleet.armThrottling ? { throttling: fleet.armThrottling } : {}),
         lro: fleet.lro,
         lroPollsBeforeDone: fleet.lroPollsBeforeDone,
         ...(fleet.armPageSize ? { pageSize: fleet.armPageSize } : {}),

@@ -48,7 +48,7 @@ export const linkedAuthorizationFailed = (clientId: string, objectId: string, ac
     `The client '${clientId}' with object id '${objectId}' has permission to perform action '${action}' on scope '${scope}'; however, it does not have permission to perform action '${linkedAction}' on the linked scope(s) '${linkedScope}' or the linked scope(s) are invalid.`,
   );
 
-export const throttled = (subscriptionId: string, kind: "read" | "write", objectId: string, retryAfterSeconds: number, retryAfterMs?: number) =>
+export const throttled = (subscriptionId: string, kind: "read" | "write" | "delete", objectId: string, retryAfterSeconds: number, retryAfterMs?: number) =>
   armError(
     429,
     "SubscriptionRequestsThrottled",

@@ -18,7 +18,17 @@ export interface GenerateFleetOptions {
   driftRate?: number;
   armPageSize?: number;
   faults?: FleetInput["faults"];
+  /** Lift ARM's and Resource Graph's throttling and Log Analytics' limits (a benchmark measures the scanner, not the quotas). */
+  liftServiceLimits?: boolean;
 }
+
+/** The fleet keys that lift every service limit the emulator enforces by default. */
+export const LIFTED_SERVICE_LIMITS = {
+  armThrottling: false,
+  enforceResourceGraphQuota: false,
+  logAnalyticsRateLimit: false,
+  logAnalyticsQueryLimits: false,
+} as const satisfies Partial<FleetInput>;
 
 export const MI_DRIFTS = ["audit-missing", "audit-off", "spec-missing-group", "spec-off", "no-diagnostic-setting", "other-workspace", "exempt"] as const;
 export type MiDrift = (typeof MI_DRIFTS)[number] | "compliant";
@@ -118,6 +128,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
     baselineHints: { designatedWorkspace: "law-security", allowedBackupStorageAccounts: ["contosobackups"] },
     ...(options.armPageSize ? { armPageSize: options.armPageSize } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.liftServiceLimits ? LIFTED_SERVICE_LIMITS : {}),
   };
   return { fleet, drift };
 }

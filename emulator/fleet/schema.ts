@@ -283,14 +283,28 @@ const faults = z
   })
   .strict();
 
-const throttleBudget = z
-  .object({
-    reads: z.number().int().min(1).default(12000),
-    writes: z.number().int().min(1).default(1200),
-    /** The window after which the remaining budget is restored. */
-    windowSeconds: z.number().min(1).default(3600),
-  })
-  .strict();
+const bucket = (size: number, refillPerSecond: number) =>
+  z
+    .object({ size: z.number().int().min(1).default(size), refillPerSecond: z.number().positive().default(refillPerSecond) })
+    .strict()
+    .prefault({});
+
+/**
+ * ARM's token buckets ("Understand how Azure Resource Manager throttles requests"): per subscription, principal and
+ * operation type, reads 250 refilled at 25/s, writes and deletes 200 at 10/s; global subscription buckets
+ * `globalMultiplier` (15) times larger across principals. `false` lifts throttling (benchmarks).
+ */
+const armThrottling = z.union([
+  z.literal(false),
+  z
+    .object({
+      reads: bucket(250, 25),
+      writes: bucket(200, 10),
+      deletes: bucket(200, 10),
+      globalMultiplier: z.number().positive().default(15),
+    })
+    .strict(),
+]);
 
 export const fleetSchema = z
   .object({
@@ -304,9 +318,12 @@ export const fleetSchema = z
     lroPollsBeforeDone: z.number().int().min(0).default(1),
     /** Items per page of ARM list answers (nextLink paging), to exercise pagers; unset answers in one page. */
     armPageSize: z.number().int().min(1).optional(),
-    /** Answer 429 past Resource Graph's per-user quota (15 queries / 5 s); otherwise it is only reported in headers. */
-    enforceResourceGraphQuota: z.boolean().default(false),
-    rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
+    /**
+     * Answer 429 past Resource Graph's per-user quota (15 queries / 5 s, "Guidance for throttled requests in Azure
+     * Resource Graph"); `false` only reports it in the x-ms-user-quota-* headers.
+     */
+    enforceResourceGraphQuota: z.boolean().default(true),
+    armThrottling: armThrottling.prefault({}),
     /**
      * Log Analytics' query rate per identity: 200 queries per 30 s (Azure Monitor service limits); past it, 429
      * with Retry-After. `false` lifts it (the benchmark, which measures the scanner and not the quota).
