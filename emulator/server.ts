@@ -84,7 +84,11 @@ export interface RunningEmulator {
   armUrl: string;
   /** e.g. https://127.0.0.1:40124/v1 — pass as LogsQueryClient's `endpoint`. */
   logAnalyticsUrl: string;
-  /** IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityCredential and DefaultAzureCredential. */
+  /**
+   * IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityCredential and DefaultAzureCredential; the same endpoint
+   * and secret serve App Service's older protocol as MSI_ENDPOINT / MSI_SECRET (azure-cli 2.45 also needs
+   * APPSETTING_WEBSITE_SITE_NAME set to take that path).
+   */
   identity: { endpoint: string; header: string };
   caPem: string;
   /** The CA certificate written to a file (NODE_EXTRA_CA_CERTS, the baseline's CA setting). */
