@@ -169,6 +169,11 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
     if (resource) {
       const resourceId = decodeURIComponent(resource[1]!);
       if (!store.resourceExists(resourceId)) return error(404, "ResourceNotFoundError", `The resource '${resourceId}' could not be found`);
+      // A workspace's own ARM id reads that workspace whole, as its customerId does; any other resource reads the
+      // rows it sent, in every workspace ("Log query scope and time range in Azure Monitor Log Analytics").
+      const key = resourceId.toLowerCase().replace(/\/+$/, "");
+      const workspace = [...store.allWorkspaces()].find((w) => w.resourceId.toLowerCase() === key);
+      if (workspace) return answer(query, timespan, [workspace]);
       return answer(query, timespan, store.allWorkspaces(), resourceId);
     }
     return error(404, "PathNotFoundError", `The requested path does not exist`);

@@ -80,6 +80,23 @@ describe("ingestion time", () => {
     );
   });
 
+  it("a workspace is read by its customerId and, resource-centric, by its ARM id", async () => {
+    await withClock(
+      fleet((f) => {
+        f.faults = { ingestionDelay: { kind: "fixed", ms: 0 } };
+      }),
+      async (emu, client) => {
+        emu.estate.appendAuditRecord(MI, record({ session_id: 61 }));
+        const law = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
+        const query = "AzureDiagnostics | where session_id_d == 61 | count";
+        assert.deepEqual(await rows(client, query), [[1]]);
+        const byId = await client.queryResource(law.slice(1), query, { duration: "P7D" });
+        assert.equal(byId.status, LogsQueryResultStatus.Success);
+        assert.deepEqual(byId.status === LogsQueryResultStatus.Success ? byId.tables[0]!.rows : [], [[1]]);
+      },
+    );
+  });
+
   it("rows of one workspace keep the order they arrived in", async () => {
     await withClock(
       fleet((f) => {
