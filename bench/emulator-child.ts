@@ -5,8 +5,8 @@ import { generateFleet } from "../emulator/fleet/generate.js";
 import type { GenerateFleetOptions } from "../emulator/fleet/generate.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as GenerateFleetOptions & { liftLogAnalyticsRateLimit?: boolean };
-const { fleet } = generateFleet(options);
-if (options.liftLogAnalyticsRateLimit) fleet.logAnalyticsRateLimit = false;
+// The benchmark measures the scanner, not the services' quotas: every limit the emulator enforces is lifted.
+const { fleet } = generateFleet({ ...options, liftServiceLimits: options.liftServiceLimits ?? options.liftLogAnalyticsRateLimit ?? false });
 const emulator = await startEmulator({ fleet });
 process.stdout.write(
   `${JSON.stringify({ armUrl: emulator.armUrl, logAnalyticsUrl: emulator.logAnalyticsUrl, identity: emulator.identity, caPem: emulator.caPem, caFile: emulator.caFile, tenantId: emulator.tenantId, scanner: emulator.scanner, ...(emulator.tds ? { sql: { host: emulator.tds.host, port: emulator.tds.port } } : {}) })}\n`,

@@ -71,8 +71,8 @@ export function emulatorBaseline(emulator: RunningEmulator, endpoints: EmulatorE
     (hints?.designatedWorkspace && workspaces.find((w) => w.resourceId.toLowerCase().endsWith(`/${hints.designatedWorkspace!.toLowerCase()}`))) || workspaces[0];
   const diagnosticSetting = designated ? { diagnosticSetting: { name: "auditguard-SQLSecurityAuditEvents", workspaceId: designated.resourceId } } : {};
   const serverAuditing = {
-    // Groups of the server and workspace API's own list (AUDIT_CHANGE_GROUP is a Managed Instance group it refuses).
-    auditing: { state: "Enabled", isAzureMonitorTargetEnabled: true, actionGroups: ["BATCH_COMPLETED_GROUP", "BACKUP_RESTORE_GROUP"], minRetentionDays: 90 },
+    // Server and workspace auditing take the groups their API documents; AUDIT_CHANGE_GROUP is a Managed Instance group.
+    auditing: { state: "Enabled", isAzureMonitorTargetEnabled: true, actionGroups: ["BACKUP_RESTORE_GROUP", "BATCH_COMPLETED_GROUP"], minRetentionDays: 90 },
     ...diagnosticSetting,
   };
   return {

@@ -4,6 +4,13 @@
  */
 
 export type LogValue = string | number | boolean | Date | null;
+
+/**
+ * Hidden columns of stored rows (never part of a table's schema): when the row was ingested (what
+ * `ingestion_time()` returns; a row is invisible to queries until then) and whether it came from the fleet's seed.
+ */
+export const INGESTION_TIME = "$IngestionTime";
+export const SEED_ROW = "$Seed";
 /** One row of a Log Analytics table or of Resource Graph's `Resources` table, keyed by column name. */
 export type LogRow = Record<string, LogValue | Record<string, unknown> | unknown[]>;
 

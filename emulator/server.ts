@@ -22,6 +22,7 @@ import { createLogAnalyticsHandler, createResourceGraphHandler } from "./kusto/i
 import { managedInstanceSqlEndpoint } from "./sql-endpoint.js";
 import { isAuthorized } from "./arm/rbac.js";
 import { UserQuota } from "./arm/ratelimit.js";
+import { PerUserConcurrency } from "./http/concurrency.js";
 import { callerScopedGraphStore } from "./arm/graph-scope.js";
 
 /**
@@ -83,7 +84,11 @@ export interface RunningEmulator {
   armUrl: string;
   /** e.g. https://127.0.0.1:40124/v1 — pass as LogsQueryClient's `endpoint`. */
   logAnalyticsUrl: string;
-  /** IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityCredential and DefaultAzureCredential. */
+  /**
+   * IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityCredential and DefaultAzureCredential; the same endpoint
+   * and secret serve App Service's older protocol as MSI_ENDPOINT / MSI_SECRET (azure-cli 2.45 also needs
+   * APPSETTING_WEBSITE_SITE_NAME set to take that path).
+   */
   identity: { endpoint: string; header: string };
   caPem: string;
   /** The CA certificate written to a file (NODE_EXTRA_CA_CERTS, the baseline's CA setting). */
@@ -105,9 +110,10 @@ export interface RunningEmulator {
   stop(): Promise<void>;
 }
 
-function defaultQueryServices(now: () => Date): QueryServiceFactories {
+function defaultQueryServices(now: () => Date, fleet: Fleet): QueryServiceFactories {
+  const limits = fleet.logAnalyticsQueryLimits;
   return {
-    logAnalytics: (store) => createLogAnalyticsHandler(store, { now }),
+    logAnalytics: (store) => createLogAnalyticsHandler(store, { now, ...(limits ? { limits: { maxRows: limits.maxRows, maxResponseBytes: limits.maxResponseBytes } } : {}) }),
     resourceGraph: (store) => createResourceGraphHandler(store, { now }),
   };
 }
@@ -149,6 +155,8 @@ function logAnalyticsAccess(context: ServiceContext, request: EmulatorRequest, o
 function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | undefined, nowMs: () => number): EmulatorHandler {
   const limit = context.estate.fleet.logAnalyticsRateLimit;
   const quota = limit ? new UserQuota(limit.requests, limit.windowSeconds * 1000, nowMs) : undefined;
+  const limits = context.estate.fleet.logAnalyticsQueryLimits;
+  const concurrency = limits ? new PerUserConcurrency({ concurrent: limits.concurrentQueries, queueLength: limits.queueLength, queueTimeoutMs: limits.queueTimeoutSeconds * 1000 }) : undefined;
   return async (request: EmulatorRequest) => {
     const header = request.headers["authorization"];
     const token = header && /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
@@ -163,8 +171,21 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
     }
     const denied = logAnalyticsAccess(context, request, check.claims.oid);
     if (denied) return denied;
-    const taken = quota?.take(String(check.claims.oid));
+    const user = String(check.claims.oid);
+    const taken = quota?.take(user);
     if (taken && taken.remaining < 0) return logAnalyticsThrottled(Math.max(1, Math.ceil(taken.resetsAfterMs / 1000)));
+    // At most N queries run per identity; the others wait their turn, or are refused once the queue is full or
+    // they have waited too long (429, "User query throttling"; the body's code is [unverified]).
+    const admission = await concurrency?.acquire(user);
+    if (admission && !admission.ok) return logAnalyticsThrottled(1);
+    try {
+      return await runQuery(request);
+    } finally {
+      if (admission?.ok) admission.release();
+    }
+  };
+
+  async function runQuery(request: EmulatorRequest): Promise<EmulatorResponse> {
     const fault = context.faults.forHttp("logAnalytics");
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === "throttle") return logAnalyticsThrottled(fault.retryAfterSeconds, fault.retryAfterMs);
@@ -173,7 +194,7 @@ function logAnalyticsFront(context: ServiceContext, inner: EmulatorHandler | und
     const answer = await inner(request);
     const stall = context.faults.stallAfterHeaders("logAnalytics", request.url.pathname);
     return stall ? { ...answer, stall } : answer;
-  };
+  }
 }
 
 export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
@@ -189,7 +210,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const caFile = join(dir, "emulator-ca.pem");
   writeFileSync(caFile, ca.certPem);
   const context: ServiceContext = { estate, authority, faults, ca, host };
-  const services = options.services ?? defaultQueryServices(options.now ?? (() => new Date()));
+  const services = options.services ?? defaultQueryServices(options.now ?? (() => new Date()), fleet);
   const nowMs = options.now ? () => options.now!().getTime() : () => Date.now();
 
   const identities = [fleet.scanner, ...fleet.otherIdentities];
@@ -213,7 +234,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         estate,
         authority,
         faults,
-        rateLimits: fleet.rateLimits,
+        ...(fleet.armThrottling ? { throttling: fleet.armThrottling } : {}),
         lro: fleet.lro,
         lroPollsBeforeDone: fleet.lroPollsBeforeDone,
         ...(fleet.armPageSize ? { pageSize: fleet.armPageSize } : {}),

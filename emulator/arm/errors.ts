@@ -41,7 +41,14 @@ export const authorizationFailed = (clientId: string, objectId: string, action: 
     `The client '${clientId}' with object id '${objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
   );
 
-export const throttled = (subscriptionId: string, kind: "read" | "write", objectId: string, retryAfterSeconds: number, retryAfterMs?: number) =>
+export const linkedAuthorizationFailed = (clientId: string, objectId: string, action: string, scope: string, linkedAction: string, linkedScope: string) =>
+  armError(
+    403,
+    "LinkedAuthorizationFailed",
+    `The client '${clientId}' with object id '${objectId}' has permission to perform action '${action}' on scope '${scope}'; however, it does not have permission to perform action '${linkedAction}' on the linked scope(s) '${linkedScope}' or the linked scope(s) are invalid.`,
+  );
+
+export const throttled = (subscriptionId: string, kind: "read" | "write" | "delete", objectId: string, retryAfterSeconds: number, retryAfterMs?: number) =>
   armError(
     429,
     "SubscriptionRequestsThrottled",

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { TokenAuthority, TokenClaims } from "../identity/tokens.js";
-import type { Estate, EstateResource, AuditingPolicyKind, ResourceType } from "../estate/estate.js";
+import type { Estate, EstateResource, AuditingPolicyKind, AuditingPolicyProperties, ResourceType } from "../estate/estate.js";
 import type { FaultInjector } from "../faults/faults.js";
-import type { LroMode, RateLimitsConfig } from "./types.js";
+import type { LroMode } from "./types.js";
 import { authenticateArm } from "./auth.js";
 import { isAuthorized, canSeeSubscription } from "./rbac.js";
-import { SubscriptionRateLimiter, UserQuota } from "./ratelimit.js";
+import { TokenBucketThrottle, UserQuota } from "./ratelimit.js";
+import type { ArmThrottlingConfig, OperationType } from "./ratelimit.js";
 import { OperationStore } from "./lro.js";
 import { runAsCaller } from "./graph-scope.js";
 import * as E from "./errors.js";
@@ -23,7 +24,8 @@ export interface ArmHandlerOptions {
   estate: Estate;
   authority: TokenAuthority;
   faults: FaultInjector;
-  rateLimits: RateLimitsConfig;
+  /** ARM's token buckets; undefined lifts them (the headers are then not sent). */
+  throttling?: ArmThrottlingConfig;
   lro: LroMode;
   lroPollsBeforeDone: number;
   /** Resource Graph's query handler (emulator/loganalytics); POST /providers/Microsoft.ResourceGraph/resources. */
@@ -32,7 +34,7 @@ export interface ArmHandlerOptions {
   /** Items per page of list answers (nextLink paging); unset answers every list in one page. */
   pageSize?: number;
   /** Answer 429 when a user exceeds Resource Graph's quota (otherwise the quota is only reported in headers). */
-  enforceResourceGraphQuota?: boolean;
+  enforceResourceGraphQuota: boolean;
   /** Called for every request (tests count requests per route). */
   onRequest?: (request: EmulatorRequest) => void;
 }
@@ -62,7 +64,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
   const { estate, authority, faults } = options;
   const nowMs = options.nowMs ?? (() => Date.now());
-  const limiter = new SubscriptionRateLimiter(options.rateLimits, nowMs);
+  const throttle = options.throttling ? new TokenBucketThrottle(options.throttling, nowMs) : undefined;
   const operations = new OperationStore(options.lroPollsBeforeDone, () => new Date(nowMs()));
   const graphQuota = new UserQuota(15, 5000, nowMs);
 
@@ -98,21 +100,23 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
 
     // Faults and throttling are per subscription, after authentication as in ARM.
     const method = request.method;
-    const isWrite = method === "PUT" || method === "DELETE" || method === "PATCH" || (method === "POST" && lower[1] !== "microsoft.resourcegraph");
+    const isGraph = lower[0] === "providers" && lower[1] === "microsoft.resourcegraph";
+    const operation: OperationType = method === "DELETE" ? "delete" : method === "GET" || method === "HEAD" || isGraph ? "read" : "write";
     const fault = faults.forHttp("arm", subscriptionId);
     if (fault.latencyMs > 0) await sleep(fault.latencyMs);
     if (fault.kind === "throttle") {
-      return finish(E.throttled(subscriptionId ?? "tenant", isWrite ? "write" : "read", String(auth.claims.oid), fault.retryAfterSeconds, fault.retryAfterMs));
+      return finish(E.throttled(subscriptionId ?? "tenant", operation, String(auth.claims.oid), fault.retryAfterSeconds, fault.retryAfterMs));
     }
     if (fault.kind === "server-error") return finish(E.internalServerError(requestId));
-    if (subscriptionId) {
-      const decision = limiter.take(subscriptionId, isWrite ? "write" : "read");
-      if (!decision.ok) return finish(E.throttled(subscriptionId, isWrite ? "write" : "read", String(auth.claims.oid), decision.retryAfterSeconds));
-      headers[isWrite ? "x-ms-ratelimit-remaining-subscription-writes" : "x-ms-ratelimit-remaining-subscription-reads"] = String(decision.remaining);
-    } else {
-      const decision = limiter.take(`tenant:${estate.tenantId}`, isWrite ? "write" : "read");
-      if (!decision.ok) return finish(E.armError(429, "TenantRequestsThrottled", `Number of requests for tenant '${estate.tenantId}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds.`, { "retry-after": String(decision.retryAfterSeconds) }));
-      headers[isWrite ? "x-ms-ratelimit-remaining-tenant-writes" : "x-ms-ratelimit-remaining-tenant-reads"] = String(decision.remaining);
+    const decision = throttle?.take(subscriptionId, String(auth.claims.oid), operation);
+    if (decision) {
+      Object.assign(headers, Object.fromEntries(Object.entries(decision.remaining).map(([k, v]) => [k, String(v)])));
+      if (!decision.ok) {
+        if (decision.scope === "tenant") {
+          return finish(E.armError(429, "TenantRequestsThrottled", `Number of '${operation}' requests for tenant '${estate.tenantId}' actor '${String(auth.claims.oid)}' exceeded. Please try again after '${decision.retryAfterSeconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling`, { "retry-after": String(decision.retryAfterSeconds) }));
+        }
+        return finish(E.throttled(subscriptionId!, operation, decision.scope === "global" ? "all principals" : String(auth.claims.oid), decision.retryAfterSeconds));
+      }
     }
 
     const answer = finish(await route(ctx, segments, lower));
@@ -307,16 +311,32 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
       return { status: 200, json: auditingPolicyBody(resource, kind, props) };
     }
     if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
-    const validated = validateAuditingPut(ctx.request.body, resource.type === "Microsoft.Synapse/workspaces", kind === "extendedAuditingSettings");
+    const serverName = resource.type === "Microsoft.Sql/servers/databases" ? resource.id.split("/")[8]! : resource.name;
+    const validated = validateAuditingPut(ctx.request.body, {
+      synapse: resource.type === "Microsoft.Synapse/workspaces",
+      extended: kind === "extendedAuditingSettings",
+      level: resource.type === "Microsoft.Sql/servers/databases" ? "database" : "server",
+      storageAccount: (account) => estate.fleet.storageAccounts.find((a) => a.name === account),
+      identityMayWrite: (account) => account.blobDataContributors.some((n) => n.toLowerCase() === serverName.toLowerCase()),
+    });
     if (!validated.ok) return validated.response;
-    estate.setAuditingPolicy(resource.id, kind, validated.properties);
-    const body = auditingPolicyBody(resource, kind, estate.auditingPolicy(resource.id, kind)!);
+    const properties = validated.properties;
+    // What the policy will be: the other view's fields (the predicate) come from the policy as it stands.
+    const current = estate.auditingPolicy(resource.id, "extendedAuditingSettings");
+    const merged = kind === "extendedAuditingSettings" ? properties : { ...properties, ...(current?.predicateExpression !== undefined ? { predicateExpression: current.predicateExpression } : {}) };
+    const { predicateExpression: _hidden, ...plainView } = merged;
+    const body = auditingPolicyBody(resource, kind, (kind === "extendedAuditingSettings" ? merged : plainView) as AuditingPolicyProperties);
+    const apply = () => estate.setAuditingPolicy(resource.id, kind, properties);
     const requested = ctx.request.headers["x-emulator-lro"];
     // Database-level policy PUTs are not long-running in the API (200/201 only), so they are always answered at once.
     const mode: LroMode =
       resource.type === "Microsoft.Sql/servers/databases" ? "sync" : requested === "async" || requested === "sync" ? requested : resource.lro ?? options.lro;
-    if (mode === "sync") return { status: 200, json: body };
-    const op = operations.start(body);
+    if (mode === "sync") {
+      apply();
+      return { status: 200, json: body };
+    }
+    // Accepted, not done: GETs show the old policy until the operation reports Succeeded.
+    const op = operations.start(body, apply);
     const origin = ctx.request.url.origin;
     const provider = resource.type.split("/")[0]!;
     const location = resource.location.toLowerCase().replace(/\s+/g, "");
@@ -377,6 +397,21 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     if (method !== "PUT") return E.armError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
     const validated = validateDiagnosticSettingPut(ctx.request.body, resource.type);
     if (!validated.ok) return validated.response;
+    const workspaceId = validated.properties.workspaceId;
+    if (workspaceId) {
+      // ARM's linked-scope check: sending logs to a workspace needs its shared keys (LinkedAuthorizationFailed,
+      // as reported in Azure/Azure-Landing-Zones#2806 and JimGBritt/AzurePolicy#17 for exactly this write).
+      const linked = "Microsoft.OperationalInsights/workspaces/sharedKeys/action";
+      if (!isAuthorized(identityOf(ctx.claims), linked, workspaceId)) {
+        return E.linkedAuthorizationFailed(clientIdOf(ctx.claims), String(ctx.claims.oid), action, `${resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${name}`, linked, workspaceId);
+      }
+      const target = estate.resource(workspaceId);
+      if (!target || target.type !== "Microsoft.OperationalInsights/workspaces") {
+        // [unverified] Azure Monitor's answer for a workspace that does not exist (ResourceNotFound, azure-cli#8570).
+        const ws = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.OperationalInsights\/workspaces\/([^/]+)/i.exec(workspaceId);
+        return E.resourceNotFound("Microsoft.OperationalInsights/workspaces", ws?.[2] ?? workspaceId, ws?.[1] ?? "");
+      }
+    }
     const conflict = settingConflict(estate.diagnosticSettings(resource.id), name, validated.properties, resource.type);
     if (conflict) return conflict;
     const setting = estate.putDiagnosticSetting(resource.id, name, validated.properties);

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 
 /**
  * Asynchronous operations for PUTs answered 202: the Azure-AsyncOperation URL reports InProgress for a few polls
- * and then Succeeded; the Location URL answers 202 until then and the final resource after.
+ * and then Succeeded; the Location URL answers 202 until then and the final resource after. The change takes
+ * effect when the operation succeeds, not when it is accepted ("Track asynchronous Azure operations").
  */
 export interface AsyncOperation {
   id: string;
@@ -11,14 +12,16 @@ export interface AsyncOperation {
   pollsLeft: number;
   /** The resource body the operation produced (what the Location URL returns once done). */
   result: unknown;
+  /** Makes the change take effect: run once, when the operation first reports Succeeded. */
+  complete?: () => void;
 }
 
 export class OperationStore {
   private readonly operations = new Map<string, AsyncOperation>();
   constructor(private readonly pollsBeforeDone: number, private readonly now: () => Date) {}
 
-  start(result: unknown): AsyncOperation {
-    const op: AsyncOperation = { id: randomUUID(), startTime: this.now(), pollsLeft: this.pollsBeforeDone, result };
+  start(result: unknown, complete?: () => void): AsyncOperation {
+    const op: AsyncOperation = { id: randomUUID(), startTime: this.now(), pollsLeft: this.pollsBeforeDone, result, ...(complete ? { complete } : {}) };
     this.operations.set(op.id, op);
     return op;
   }
@@ -31,7 +34,10 @@ export class OperationStore {
       op.pollsLeft--;
       return { op, status: "InProgress" };
     }
-    op.endTime ??= this.now();
+    if (!op.endTime) {
+      op.endTime = this.now();
+      op.complete?.();
+    }
     return { op, status: "Succeeded" };
   }
 }

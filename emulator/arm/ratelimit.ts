@@ -1,38 +1,86 @@
 /**
- * ARM's per-subscription request budget: x-ms-ratelimit-remaining-subscription-reads / -writes count down within
- * a window and are restored when it ends; an exhausted budget answers 429 until then.
+ * ARM's throttling as "Understand how Azure Resource Manager throttles requests" describes it since 2024: a token
+ * bucket per subscription, per security principal and per operation type (reads 250 tokens refilled at 25 per
+ * second, writes and deletes 200 at 10 per second), a global bucket per subscription and operation type fifteen
+ * times as large shared by all principals, and the same per-principal buckets for tenant-level requests. A request
+ * takes one token from each bucket it falls under; with one empty, ARM answers 429 with Retry-After.
  */
-export interface RateLimitConfig {
-  reads: number;
-  writes: number;
-  windowSeconds: number;
+export type OperationType = "read" | "write" | "delete";
+
+export interface BucketConfig {
+  /** Tokens the bucket holds when full (the burst). */
+  size: number;
+  refillPerSecond: number;
 }
+
+export interface ArmThrottlingConfig {
+  reads: BucketConfig;
+  writes: BucketConfig;
+  deletes: BucketConfig;
+  /** The global subscription buckets are this many times the per-principal ones (15 in the docs). */
+  globalMultiplier: number;
+}
+
+export const DOCUMENTED_ARM_THROTTLING: ArmThrottlingConfig = {
+  reads: { size: 250, refillPerSecond: 25 },
+  writes: { size: 200, refillPerSecond: 10 },
+  deletes: { size: 200, refillPerSecond: 10 },
+  globalMultiplier: 15,
+};
 
 interface Bucket {
-  windowStart: number;
-  reads: number;
-  writes: number;
+  tokens: number;
+  at: number;
 }
 
-export type RateDecision = { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number };
+export type ThrottleDecision =
+  | { ok: true; remaining: Record<string, number> }
+  | { ok: false; retryAfterSeconds: number; scope: "subscription" | "global" | "tenant"; remaining: Record<string, number> };
 
-export class SubscriptionRateLimiter {
+const PLURAL: Record<OperationType, "reads" | "writes" | "deletes"> = { read: "reads", write: "writes", delete: "deletes" };
+
+export class TokenBucketThrottle {
   private readonly buckets = new Map<string, Bucket>();
-  constructor(private readonly config: RateLimitConfig, private readonly now: () => number) {}
+  constructor(private readonly config: ArmThrottlingConfig, private readonly now: () => number) {}
 
-  take(subscriptionId: string, kind: "read" | "write"): RateDecision {
-    const key = subscriptionId.toLowerCase();
+  /**
+   * Takes a token for one request and returns the `x-ms-ratelimit-remaining-*` headers it answers with: the
+   * principal's bucket (`subscription-reads`) and the global one (`subscription-global-reads`, [unverified] header
+   * name), or `tenant-reads` for tenant-level requests.
+   */
+  take(subscriptionId: string | undefined, principal: string, type: OperationType): ThrottleDecision {
+    const plural = PLURAL[type];
+    const base = this.config[plural];
+    const global = { size: base.size * this.config.globalMultiplier, refillPerSecond: base.refillPerSecond * this.config.globalMultiplier };
+    const scopes = subscriptionId
+      ? [
+          { key: `sub:${subscriptionId.toLowerCase()}:${principal.toLowerCase()}:${type}`, config: base, header: `x-ms-ratelimit-remaining-subscription-${plural}`, scope: "subscription" as const },
+          { key: `global:${subscriptionId.toLowerCase()}:${type}`, config: global, header: `x-ms-ratelimit-remaining-subscription-global-${plural}`, scope: "global" as const },
+        ]
+      : [{ key: `tenant:${principal.toLowerCase()}:${type}`, config: base, header: `x-ms-ratelimit-remaining-tenant-${plural}`, scope: "tenant" as const }];
     const now = this.now();
-    const windowMs = this.config.windowSeconds * 1000;
-    let bucket = this.buckets.get(key);
-    if (!bucket || now - bucket.windowStart >= windowMs) {
-      bucket = { windowStart: now, reads: this.config.reads, writes: this.config.writes };
-      this.buckets.set(key, bucket);
+    const buckets = scopes.map((s) => ({ ...s, bucket: this.refilled(s.key, s.config, now) }));
+    const empty = buckets.find((b) => b.bucket.tokens < 1);
+    const remaining = (): Record<string, number> => Object.fromEntries(buckets.map((b) => [b.header, Math.max(0, Math.floor(b.bucket.tokens))]));
+    if (empty) {
+      // The time until the empty bucket holds one whole token again.
+      const seconds = Math.max(1, Math.ceil((1 - empty.bucket.tokens) / empty.config.refillPerSecond));
+      return { ok: false, retryAfterSeconds: seconds, scope: empty.scope, remaining: remaining() };
     }
-    const field = kind === "read" ? "reads" : "writes";
-    if (bucket[field] <= 0) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((bucket.windowStart + windowMs - now) / 1000)) };
-    bucket[field]--;
-    return { ok: true, remaining: bucket[field] };
+    for (const b of buckets) b.bucket.tokens -= 1;
+    return { ok: true, remaining: remaining() };
+  }
+
+  private refilled(key: string, config: BucketConfig, now: number): Bucket {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: config.size, at: now };
+      this.buckets.set(key, bucket);
+      return bucket;
+    }
+    bucket.tokens = Math.min(config.size, bucket.tokens + ((now - bucket.at) / 1000) * config.refillPerSecond);
+    bucket.at = now;
+    return bucket;
   }
 }
 

@@ -37,7 +37,9 @@ const ROLES: Record<BuiltInRole, RoleDefinition> = {
     ],
   },
   "SQL Managed Instance Contributor": { actions: ["*/read", "Microsoft.Sql/managedInstances/*"] },
-  "Monitoring Contributor": { actions: ["*/read", "Microsoft.Insights/diagnosticSettings/*"] },
+  // Monitoring Contributor may also use a workspace's shared keys, which a diagnostic setting to that workspace
+  // needs (Azure built-in roles; JimGBritt/AzurePolicy#17); Log Analytics Reader and Reader may not.
+  "Monitoring Contributor": { actions: ["*/read", "Microsoft.Insights/diagnosticSettings/*", "Microsoft.OperationalInsights/workspaces/sharedKeys/action"] },
   "Monitoring Reader": { actions: ["*/read"] },
   "Log Analytics Reader": { actions: ["*/read", "Microsoft.OperationalInsights/workspaces/query/*/read"] },
   "Log Analytics Contributor": { actions: ["*/read", "Microsoft.OperationalInsights/*", "Microsoft.Insights/diagnosticSettings/*"] },

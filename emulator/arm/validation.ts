@@ -1,6 +1,8 @@
 import type { EmulatorResponse } from "../http-contracts.js";
 import type { AuditingPolicyProperties, DiagnosticSettingState, ResourceType } from "../estate/estate.js";
+import type { FleetStorageAccount } from "../fleet/schema.js";
 import { armError, invalidRequestContent } from "./errors.js";
+import { classifyAuditEntry } from "./audit-action-groups.js";
 
 /** PUT bodies checked the way the services check them, with their error codes. */
 
@@ -19,11 +21,34 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 const invalidParameter = (message: string) => armError(400, "DataSecurityInvalidUserSuppliedParameter", message);
 
-export function validateAuditingPut(body: Buffer, synapse: boolean, extended: boolean): Validated<AuditingPolicyProperties> {
+/** What the auditing check needs to know about the PUT's target beyond its body. */
+export interface AuditingPutContext {
+  /** Synapse workspaces have no isManagedIdentityInUse in their API (sqlServer.json 2021-06-01). */
+  synapse: boolean;
+  extended: boolean;
+  /** Server and workspace policies take action groups only; database policies also take actions. */
+  level: "server" | "database";
+  /** The storage account a storage endpoint names, if the fleet models it (its keys, who may write to it). */
+  storageAccount?: (name: string) => FleetStorageAccount | undefined;
+  /** Whether the server's or workspace's managed identity may write blobs to that account. */
+  identityMayWrite?: (account: FleetStorageAccount) => boolean;
+}
+
+const auditingRequestMissing = () =>
+  armError(400, "InvalidServerBlobAuditingPolicyCreateRequest", "The create server blob auditing policy request does not exist or has no properties object.");
+
+/**
+ * The checks of "Server Blob Auditing Policies - Create Or Update" (and the Synapse workspace and database
+ * variants), with the error codes those references list: a body without properties or state, action groups
+ * outside the documented list, actions at server level, storage credentials that do not work.
+ */
+export function validateAuditingPut(body: Buffer, ctx: AuditingPutContext): Validated<AuditingPolicyProperties> {
   const parsed = parseJson(body);
   if (!parsed.ok) return parsed;
   const value = parsed.value;
-  if (!isObject(value) || !isObject(value.properties)) return { ok: false, response: invalidRequestContent("Required property 'properties' not found in JSON") };
+  if (!isObject(value) || !isObject(value.properties) || value.properties.state === undefined || value.properties.state === null) {
+    return { ok: false, response: auditingRequestMissing() };
+  }
   const p = value.properties;
   if (p.state !== "Enabled" && p.state !== "Disabled") {
     return {
@@ -35,16 +60,15 @@ export function validateAuditingPut(body: Buffer, synapse: boolean, extended: bo
   const bool = (k: string) => (typeof p[k] === "boolean" ? (p[k] as boolean) : undefined);
   const storageEndpoint = str("storageEndpoint") ?? "";
   const monitor = bool("isAzureMonitorTargetEnabled") ?? false;
-  // A storage endpoint without a key means the server's system-assigned identity writes the audit blobs (the
-  // REST reference of storageAccountAccessKey, seeds/synapse-auditing-settings-rest-api.txt); Azure records that.
-  const managedIdentity = bool("isManagedIdentityInUse") ?? (p.state === "Enabled" && !!storageEndpoint && !str("storageAccountAccessKey"));
+  const key = str("storageAccountAccessKey");
   if (p.state === "Enabled" && !storageEndpoint && !monitor) {
     return {
       ok: false,
       response: invalidParameter("Insufficient parameters: when state is Enabled, storageEndpoint or isAzureMonitorTargetEnabled is required."),
     };
   }
-  if (storageEndpoint && !/^https:\/\/[a-z0-9]+\.blob\.[a-z0-9.]+\/?$/i.test(storageEndpoint)) {
+  const endpoint = /^https:\/\/([a-z0-9]+)\.blob\.[a-z0-9.]+\/?$/i.exec(storageEndpoint);
+  if (storageEndpoint && !endpoint) {
     return { ok: false, response: invalidParameter("Invalid parameter 'storageEndpoint'. Value should be a blob storage endpoint (e.g. https://MyAccount.blob.core.windows.net).") };
   }
   const retentionDays = p.retentionDays ?? 0;
@@ -55,23 +79,51 @@ export function validateAuditingPut(body: Buffer, synapse: boolean, extended: bo
   if (!Array.isArray(groups) || groups.some((g) => typeof g !== "string")) {
     return { ok: false, response: invalidRequestContent("Error converting value to type 'List`1'. Path 'properties.auditActionsAndGroups'") };
   }
+  for (const entry of groups as string[]) {
+    const kind = classifyAuditEntry(entry, ctx.level);
+    if (kind === "action" && ctx.level === "server") {
+      // "Actions can't be specified for Server auditing policy."
+      return { ok: false, response: armError(400, "InvalidBlobAuditActions", `Invalid audit actions: '${entry}'. Audit actions can be specified for database auditing policies only.`) };
+    }
+    if (kind === "invalid" || (kind === "action" && ctx.level !== "database")) {
+      return { ok: false, response: armError(400, "InvalidBlobAuditActionsAndGroups", `Invalid audit actions or action groups: '${entry}'.`) };
+    }
+  }
   const queueDelayMs = p.queueDelayMs;
   if (queueDelayMs !== undefined && (typeof queueDelayMs !== "number" || (queueDelayMs !== 0 && (queueDelayMs < 1000 || queueDelayMs > 2147483647)))) {
     return { ok: false, response: invalidParameter("Invalid parameter 'queueDelayMs'. Value should be 0 or between 1000 and 2147483647.") };
   }
+  // A storage endpoint without a key means the server's system-assigned identity writes the audit blobs (the
+  // REST reference of storageAccountAccessKey, seeds/synapse-auditing-settings-rest-api.txt); one with a key keeps
+  // key-based access. Only accounts the fleet models are checked.
+  const secondary = bool("isStorageSecondaryKeyInUse") ?? false;
+  const managedIdentity = p.state === "Enabled" && !!storageEndpoint && !key;
+  const account = endpoint && p.state === "Enabled" ? ctx.storageAccount?.(endpoint[1]!.toLowerCase()) : undefined;
+  if (account) {
+    if (key !== undefined && key !== (secondary ? account.keys[1] : account.keys[0])) {
+      return { ok: false, response: armError(400, "BlobAuditingInvalidStorageAccountCredentials", "The provided storage account shared access signature or account storage key is not valid.") };
+    }
+    if (managedIdentity && !ctx.identityMayWrite?.(account)) {
+      // [unverified] the code and message Azure sends when the managed identity may not write to the account.
+      return {
+        ok: false,
+        response: armError(400, "BlobAuditingInvalidStorageAccountCredentials", `The server's managed identity does not have access to storage account '${account.name}'. Grant it the Storage Blob Data Contributor role or provide a storage account access key.`),
+      };
+    }
+  }
   const props: AuditingPolicyProperties = {
     ...(bool("isDevopsAuditEnabled") !== undefined ? { isDevopsAuditEnabled: bool("isDevopsAuditEnabled") } : {}),
-    ...(extended ? { predicateExpression: str("predicateExpression") ?? "" } : {}),
+    ...(ctx.extended ? { predicateExpression: str("predicateExpression") ?? "" } : {}),
     retentionDays,
     // Azure's default when a PUT enables auditing without naming groups.
     auditActionsAndGroups:
       groups.length === 0 && p.state === "Enabled"
         ? ["SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP", "FAILED_DATABASE_AUTHENTICATION_GROUP", "BATCH_COMPLETED_GROUP"]
         : [...(groups as string[])],
-    isStorageSecondaryKeyInUse: bool("isStorageSecondaryKeyInUse") ?? false,
+    isStorageSecondaryKeyInUse: secondary,
     isAzureMonitorTargetEnabled: monitor,
     ...(queueDelayMs !== undefined ? { queueDelayMs } : {}),
-    ...(!synapse ? { isManagedIdentityInUse: managedIdentity } : {}),
+    ...(!ctx.synapse ? { isManagedIdentityInUse: managedIdentity } : {}),
     state: p.state,
     storageEndpoint,
     storageAccountSubscriptionId: str("storageAccountSubscriptionId") ?? "00000000-0000-0000-0000-000000000000",

@@ -1,4 +1,9 @@
 import type { LogAnalyticsStore, LogAnalyticsWorkspaceData, LogRow, ResourceGraphStore } from "../data-contracts.js";
+import { INGESTION_TIME, SEED_ROW } from "../data-contracts.js";
+import { SEED_DATE_COLUMN, parseSeedTime } from "../fleet/seed-time.js";
+import { sampleLatency } from "../faults/faults.js";
+import { mulberry32, streamSeed } from "../faults/prng.js";
+import type { Random } from "../faults/prng.js";
 import type { SqlAuditRecord } from "../sql/contracts.js";
 import type {
   Fleet,
@@ -103,10 +108,16 @@ export function logsCoverAudit(logs: readonly DiagnosticSettingLog[]): boolean {
   });
 }
 
-function auditingProperties(policy: FleetAuditingPolicy, extended: boolean, isSql: boolean): AuditingPolicyProperties {
+/**
+ * A server's, workspace's or database's auditing policy as one record: auditingSettings and
+ * extendedAuditingSettings are two views of it, the extended one adding predicateExpression ("Extended Server
+ * Blob Auditing Policies"; ExtendedServerBlobAuditingGet.json shows the same fields plus the predicate).
+ * isManagedIdentityInUse exists only in the SQL API (Synapse's sqlServer.json 2021-06-01 has no such property).
+ */
+function auditingProperties(policy: FleetAuditingPolicy, predicateExpression: string | undefined, isSql: boolean): AuditingPolicyProperties {
   const props: AuditingPolicyProperties = {
     ...(policy.isDevopsAuditEnabled !== undefined ? { isDevopsAuditEnabled: policy.isDevopsAuditEnabled } : {}),
-    ...(extended ? { predicateExpression: policy.predicateExpression ?? "" } : {}),
+    predicateExpression: predicateExpression ?? policy.predicateExpression ?? "",
     retentionDays: policy.retentionDays,
     auditActionsAndGroups: [...policy.auditActionsAndGroups],
     isStorageSecondaryKeyInUse: policy.isStorageSecondaryKeyInUse,
@@ -155,8 +166,14 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
   private readonly workspacesByCustomerId = new Map<string, LogAnalyticsWorkspaceData>();
   private readonly workspacesById = new Map<string, LogAnalyticsWorkspaceData>();
 
+  /** When the estate was built: seed rows' relative times (`-PT20M`) count back from it. */
+  readonly start: Date;
+  private readonly ingestionRandom: Random;
+
   constructor(readonly fleet: Fleet, options: EstateOptions = {}) {
     this.now = options.now ?? (() => new Date());
+    this.start = this.now();
+    this.ingestionRandom = mulberry32(streamSeed(fleet.faults.seed, "ingestion"));
     this.tenantId = fleet.tenantId;
     this.scanner = fleet.scanner;
     this.identities = [fleet.scanner, ...fleet.otherIdentities];
@@ -205,7 +222,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
             },
           });
           const data: LogAnalyticsWorkspaceData = { customerId: ws.customerId, resourceId: id, tables: new Map() };
-          for (const [table, rows] of Object.entries(ws.tables)) data.tables.set(table, rows.map((r) => seedRow(r, table)));
+          for (const [table, rows] of Object.entries(ws.tables)) data.tables.set(table, rows.map((r) => this.ingest({ ...seedRow(r, this.start), [SEED_ROW]: true })));
           this.workspacesByCustomerId.set(ws.customerId.toLowerCase(), data);
           this.workspacesById.set(idKey(id), data);
         }
@@ -240,13 +257,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               externalGovernanceStatus: "Disabled",
             },
           });
-          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(server.auditingSettings, false, true));
-          this.policies.set(
-            `${idKey(id)}/extendedauditingsettings`,
-            server.extendedAuditingSettings
-              ? auditingProperties(server.extendedAuditingSettings, true, true)
-              : { ...auditingProperties(server.auditingSettings, true, true) },
-          );
+          this.policies.set(idKey(id), auditingProperties(server.auditingSettings, server.extendedAuditingSettings?.predicateExpression, true));
           const databases = [{ name: "master", diagnosticSettings: server.diagnosticSettings, auditingSettings: undefined, extendedAuditingSettings: undefined }, ...server.databases];
           for (const db of databases) {
             const dbId = `${id}/databases/${db.name}`;
@@ -263,8 +274,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
             });
             // Every database has a database-level policy; Azure reports Disabled until one is set.
             const dbPolicy = db.auditingSettings ?? DISABLED_POLICY;
-            this.policies.set(`${idKey(dbId)}/auditingsettings`, auditingProperties(dbPolicy, false, true));
-            this.policies.set(`${idKey(dbId)}/extendedauditingsettings`, auditingProperties(db.extendedAuditingSettings ?? dbPolicy, true, true));
+            this.policies.set(idKey(dbId), auditingProperties(dbPolicy, db.extendedAuditingSettings?.predicateExpression, true));
             addSettings(dbId, db.diagnosticSettings);
           }
         }
@@ -292,11 +302,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
               workspaceUID: stableGuid(`uid:${id.toLowerCase()}`),
             },
           });
-          this.policies.set(`${idKey(id)}/auditingsettings`, auditingProperties(ws.auditingSettings, false, false));
-          this.policies.set(
-            `${idKey(id)}/extendedauditingsettings`,
-            ws.extendedAuditingSettings ? auditingProperties(ws.extendedAuditingSettings, true, false) : auditingProperties(ws.auditingSettings, true, false),
-          );
+          this.policies.set(idKey(id), auditingProperties(ws.auditingSettings, ws.extendedAuditingSettings?.predicateExpression, false));
           addSettings(id, ws.diagnosticSettings);
         }
       }
@@ -351,13 +357,23 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     return this.managedInstances().find((r) => r.name.toLowerCase() === name);
   }
 
+  /** The policy as `kind` shows it: auditingSettings without the predicate, extendedAuditingSettings with it. */
   auditingPolicy(resourceId: string, kind: AuditingPolicyKind): AuditingPolicyProperties | undefined {
-    return this.policies.get(`${idKey(resourceId)}/${kind.toLowerCase()}`);
+    const policy = this.policies.get(idKey(resourceId));
+    if (!policy) return undefined;
+    if (kind === "extendedAuditingSettings") return { ...policy };
+    const { predicateExpression: _extended, ...plain } = policy;
+    return plain as AuditingPolicyProperties;
   }
 
+  /**
+   * Replaces the policy through either view; a PUT of auditingSettings, which has no predicate, keeps the one the
+   * policy has [unverified: Azure's behaviour for the predicate on a plain PUT]. The storage key is never kept.
+   */
   setAuditingPolicy(resourceId: string, kind: AuditingPolicyKind, properties: AuditingPolicyProperties): void {
     const { storageAccountAccessKey: _secret, ...kept } = properties;
-    this.policies.set(`${idKey(resourceId)}/${kind.toLowerCase()}`, kept as AuditingPolicyProperties);
+    const predicate = kind === "extendedAuditingSettings" ? (kept.predicateExpression ?? "") : (this.policies.get(idKey(resourceId))?.predicateExpression ?? "");
+    this.policies.set(idKey(resourceId), { ...kept, predicateExpression: predicate } as AuditingPolicyProperties);
   }
 
   diagnosticSettings(resourceUri: string): DiagnosticSettingState[] {
@@ -409,14 +425,21 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     if (snapshot.version !== 1) throw new Error(`unsupported estate snapshot version ${String(snapshot.version)}`);
     const decode = (v: unknown): unknown => (v && typeof v === "object" && "$date" in (v as Record<string, unknown>) ? new Date(String((v as { $date: string }).$date)) : v);
     this.policies.clear();
-    for (const [key, value] of Object.entries(snapshot.policies)) this.policies.set(key, value);
+    // Older snapshots kept the two views apart (`<id>/auditingsettings`, `<id>/extendedauditingsettings`).
+    const entries = Object.entries(snapshot.policies).sort(([a], [b]) => Number(a.endsWith("/extendedauditingsettings")) - Number(b.endsWith("/extendedauditingsettings")));
+    for (const [key, value] of entries) this.policies.set(key.replace(/\/(extended)?auditingsettings$/, ""), { predicateExpression: "", ...value });
     this.diagnostics.clear();
     for (const { uri, settings } of snapshot.diagnostics) this.diagnostics.set(uri, new Map(settings.map((st) => [st.name.toLowerCase(), st])));
     for (const { customerId, tables } of snapshot.workspaces) {
       const ws = this.workspaceByCustomerId(customerId);
       if (!ws) continue;
-      ws.tables.clear();
-      for (const [table, rows] of Object.entries(tables)) ws.tables.set(table, rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, decode(v)])) as LogRow));
+      // The fleet's seed rows stay as this estate dated them (relative seed times stay recent); what arrived
+      // since (the physics' rows) comes back after them, in its order.
+      for (const [table, rows] of ws.tables) ws.tables.set(table, rows.filter((r) => r[SEED_ROW] === true));
+      for (const [table, rows] of Object.entries(tables)) {
+        const arrived = rows.filter((r) => r[SEED_ROW] !== true).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, decode(v)])) as LogRow);
+        if (arrived.length) ws.tables.set(table, [...(ws.tables.get(table) ?? []), ...arrived]);
+      }
     }
     Object.assign(this.extensions, snapshot.extensions ?? {});
   }
@@ -475,6 +498,13 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
 
   // ---- physics --------------------------------------------------------------------------------------------------
 
+  /** Log Analytics rows become visible at their ingestion time: event time plus the fleet's `faults.ingestionDelay`. */
+  private ingest(row: LogRow): LogRow {
+    const time = row.TimeGenerated instanceof Date ? row.TimeGenerated : this.start;
+    const delay = Math.max(0, Math.round(sampleLatency(this.fleet.faults.ingestionDelay, this.ingestionRandom)));
+    return { ...row, [INGESTION_TIME]: new Date(time.getTime() + delay) };
+  }
+
   /**
    * An audit record emitted by a SQL resource (a Managed Instance, a server — routed through its master database
    * — or a Synapse workspace). Every enabled diagnostic setting on it that sends SQLSecurityAuditEvents to an
@@ -495,7 +525,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
       const ctx = { resourceId: emitter.id, workspaceCustomerId: workspace.customerId, logicalServerName, timeGenerated: this.now() };
       const table = dedicated ? "SQLSecurityAuditEvents" : "AzureDiagnostics";
       const row = dedicated ? resourceSpecificRow(record, ctx) : azureDiagnosticsRow(record, ctx);
-      appendRow(workspace, table, row);
+      appendRow(workspace, table, this.ingest(row));
       delivery.delivered = true;
       delivery.destinations.push({ workspaceCustomerId: workspace.customerId, table, setting: setting.name });
     }
@@ -559,14 +589,12 @@ function fleetSettingProperties(ds: FleetDiagnosticSetting, workspaceId: string 
   };
 }
 
-const DATE_COLUMN = /(_t|^TimeGenerated|^EventTime)$/;
-
-/** Seed rows come from YAML/JSON: turn datetime columns into Dates as the query engine expects. */
-function seedRow(row: Record<string, unknown>, _table: string): LogRow {
+/** Seed rows come from YAML/JSON: datetime columns (absolute, or relative to the estate's start) become Dates. */
+function seedRow(row: Record<string, unknown>, start: Date): LogRow {
   const out: LogRow = {};
   for (const [key, value] of Object.entries(row)) {
-    if (DATE_COLUMN.test(key) && (typeof value === "string" || value instanceof Date)) out[key] = new Date(value);
-    else out[key] = value as LogRow[string];
+    const date = SEED_DATE_COLUMN.test(key) ? parseSeedTime(value, start) : undefined;
+    out[key] = date ?? (value as LogRow[string]);
   }
   return out;
 }

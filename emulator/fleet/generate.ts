@@ -18,14 +18,24 @@ export interface GenerateFleetOptions {
   driftRate?: number;
   armPageSize?: number;
   faults?: FleetInput["faults"];
+  /** Lift ARM's and Resource Graph's throttling and Log Analytics' limits (a benchmark measures the scanner, not the quotas). */
+  liftServiceLimits?: boolean;
 }
+
+/** The fleet keys that lift every service limit the emulator enforces by default. */
+export const LIFTED_SERVICE_LIMITS = {
+  armThrottling: false,
+  enforceResourceGraphQuota: false,
+  logAnalyticsRateLimit: false,
+  logAnalyticsQueryLimits: false,
+} as const satisfies Partial<FleetInput>;
 
 export const MI_DRIFTS = ["audit-missing", "audit-off", "spec-missing-group", "spec-off", "no-diagnostic-setting", "other-workspace", "exempt"] as const;
 export type MiDrift = (typeof MI_DRIFTS)[number] | "compliant";
 
 const GROUPS = ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"];
-/** A compliant server's or workspace's groups: the ones the auditing API accepts, as the generated baseline asks. */
-const SERVER_GROUPS = ["BATCH_COMPLETED_GROUP", "SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP", "FAILED_DATABASE_AUTHENTICATION_GROUP", "BACKUP_RESTORE_GROUP"];
+/** What a compliant server or workspace audits: the groups their API accepts (AUDIT_CHANGE_GROUP is not one). */
+const SERVER_GROUPS = ["BACKUP_RESTORE_GROUP", "BATCH_COMPLETED_GROUP"];
 
 function miSql(drift: MiDrift, scannerLogin: Record<string, unknown>): Record<string, unknown> {
   const audit = { name: "auditguard", target: "EXTERNAL_MONITOR", enabled: drift !== "audit-off", queueDelay: 1000, onFailure: "CONTINUE" };
@@ -118,6 +128,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
     baselineHints: { designatedWorkspace: "law-security", allowedBackupStorageAccounts: ["contosobackups"] },
     ...(options.armPageSize ? { armPageSize: options.armPageSize } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.liftServiceLimits ? LIFTED_SERVICE_LIMITS : {}),
   };
   return { fleet, drift };
 }

@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { fleetSchema } from "./schema.js";
 import type { Fleet } from "./schema.js";
+import { SEED_DATE_COLUMN, parseSeedTime } from "./seed-time.js";
+import { classifyAuditEntry } from "../arm/audit-action-groups.js";
+import type { FleetAuditingPolicy } from "./schema.js";
 
 /** One problem in a fleet file: where (path, and line/column when read from text) and what. */
 export interface FleetIssue {
@@ -110,11 +113,43 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       groups.add(rg.name.toLowerCase());
       rg.logAnalyticsWorkspaces.forEach((ws, w) => {
         workspaceNames.set(ws.name.toLowerCase(), (workspaceNames.get(ws.name.toLowerCase()) ?? 0) + 1);
+        for (const [table, rows] of Object.entries(ws.tables)) {
+          rows.forEach((row, r) => {
+            for (const [column, value] of Object.entries(row)) {
+              if (SEED_DATE_COLUMN.test(column) && (typeof value === "string" || value instanceof Date) && !parseSeedTime(value, new Date())) {
+                issues.push({ path: [...rgPath, "logAnalyticsWorkspaces", w, "tables", table, r, column], message: "not a date-time nor a negative ISO 8601 duration such as -PT20M" });
+              }
+            }
+          });
+        }
         if (customerIds.has(ws.customerId.toLowerCase())) issues.push({ path: [...rgPath, "logAnalyticsWorkspaces", w, "customerId"], message: "duplicate customerId" });
         customerIds.add(ws.customerId.toLowerCase());
       });
     });
   });
+  // A state Azure could never hold is refused: groups outside the documented list (emulator/arm/audit-action-groups.ts),
+  // and extendedAuditingSettings that differ from auditingSettings in more than the predicate (they are one policy).
+  const checkPolicies = (
+    owner: { auditingSettings?: FleetAuditingPolicy | undefined; extendedAuditingSettings?: FleetAuditingPolicy | undefined },
+    level: "server" | "database",
+    path: (string | number)[],
+  ) => {
+    for (const key of ["auditingSettings", "extendedAuditingSettings"] as const) {
+      owner[key]?.auditActionsAndGroups.forEach((entry, g) => {
+        const kind = classifyAuditEntry(entry, level);
+        if (kind === "invalid" || (kind === "action" && level === "server")) {
+          issues.push({ path: [...path, key, "auditActionsAndGroups", g], message: `'${entry}' is not an action group${level === "database" ? " or action" : ""} Azure accepts for a ${level === "server" ? "server or workspace" : "database"} auditing policy` });
+        }
+      });
+    }
+    const { predicateExpression: _a, ...plain } = owner.auditingSettings ?? ({} as FleetAuditingPolicy);
+    if (owner.extendedAuditingSettings) {
+      const { predicateExpression: _b, ...extended } = owner.extendedAuditingSettings;
+      if (owner.auditingSettings && JSON.stringify(plain) !== JSON.stringify(extended)) {
+        issues.push({ path: [...path, "extendedAuditingSettings"], message: "auditingSettings and extendedAuditingSettings are one policy in Azure: give the same values (the extended one may add predicateExpression)" });
+      }
+    }
+  };
   const serverNames = new Set<string>();
   fleet.subscriptions.forEach((sub, s) =>
     sub.resourceGroups.forEach((rg, g) => {
@@ -143,6 +178,8 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       });
       rg.sqlServers.forEach((server, i) => {
         const path = [...rgPath, "sqlServers", i];
+        checkPolicies(server, "server", path);
+        server.databases.forEach((db, d) => checkPolicies(db, "database", [...path, "databases", d]));
         if (serverNames.has(server.name.toLowerCase())) issues.push({ path: [...path, "name"], message: `duplicate server name '${server.name}'` });
         serverNames.add(server.name.toLowerCase());
         checkSettings(server.diagnosticSettings, [...path, "diagnosticSettings"]);
@@ -153,6 +190,7 @@ function crossReferenceIssues(fleet: Fleet, validateSql?: SqlStateValidator): Fl
       });
       rg.synapseWorkspaces.forEach((ws, i) => {
         const path = [...rgPath, "synapseWorkspaces", i];
+        checkPolicies(ws, "server", path);
         checkSettings(ws.diagnosticSettings, [...path, "diagnosticSettings"]);
       });
     }),

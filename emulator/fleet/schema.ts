@@ -156,8 +156,25 @@ const logAnalyticsWorkspace = z
     location: z.string().optional(),
     customerId: guid,
     tags,
-    /** Seed rows by table name (AzureDiagnostics, SQLSecurityAuditEvents…); `*_t` and TimeGenerated values become dates. */
+    /**
+     * Seed rows by table name (AzureDiagnostics, SQLSecurityAuditEvents…); `*_t`, TimeGenerated and EventTime
+     * values become dates: an ISO 8601 date-time, or a negative ISO 8601 duration relative to the emulator's start
+     * (`-PT20M` is twenty minutes before it).
+     */
     tables: z.record(z.string(), z.array(seedRow)).default({}),
+  })
+  .strict();
+
+/**
+ * A storage account audit logs may go to: its two access keys (test-only values) and the servers and Synapse
+ * workspaces (by name) whose managed identity holds Storage Blob Data Contributor on it. Auditing PUTs naming an
+ * account the fleet does not list are not checked.
+ */
+const storageAccount = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]{3,24}$/, "storage account names are 3-24 lower-case letters and digits"),
+    keys: z.tuple([z.string().min(1), z.string().min(1)]),
+    blobDataContributors: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
@@ -241,6 +258,12 @@ const faults = z
     unreachable: z.array(z.string().min(1)).default([]),
     /** Managed Instance names whose TDS endpoint accepts connections but never answers. */
     hanging: z.array(z.string().min(1)).default([]),
+    /**
+     * How long after its event time a Log Analytics row is ingested (and becomes visible to queries): seed rows
+     * and rows the physics appends. Azure's typical latency is 20 s to 3 min ("Log data ingestion time in Azure
+     * Monitor"); the default is a few seconds so tests stay fast.
+     */
+    ingestionDelay: latencyDistribution.default({ kind: "lognormal", medianMs: 2000, sigma: 0.5 }),
     /** ARM / Log Analytics answers whose body never comes (or comes very late) after the headers. */
     stallAfterHeaders: z.array(stallAfterHeaders).default([]),
     /**
@@ -260,14 +283,28 @@ const faults = z
   })
   .strict();
 
-const throttleBudget = z
-  .object({
-    reads: z.number().int().min(1).default(12000),
-    writes: z.number().int().min(1).default(1200),
-    /** The window after which the remaining budget is restored. */
-    windowSeconds: z.number().min(1).default(3600),
-  })
-  .strict();
+const bucket = (size: number, refillPerSecond: number) =>
+  z
+    .object({ size: z.number().int().min(1).default(size), refillPerSecond: z.number().positive().default(refillPerSecond) })
+    .strict()
+    .prefault({});
+
+/**
+ * ARM's token buckets ("Understand how Azure Resource Manager throttles requests"): per subscription, principal and
+ * operation type, reads 250 refilled at 25/s, writes and deletes 200 at 10/s; global subscription buckets
+ * `globalMultiplier` (15) times larger across principals. `false` lifts throttling (benchmarks).
+ */
+const armThrottling = z.union([
+  z.literal(false),
+  z
+    .object({
+      reads: bucket(250, 25),
+      writes: bucket(200, 10),
+      deletes: bucket(200, 10),
+      globalMultiplier: z.number().positive().default(15),
+    })
+    .strict(),
+]);
 
 export const fleetSchema = z
   .object({
@@ -281,9 +318,12 @@ export const fleetSchema = z
     lroPollsBeforeDone: z.number().int().min(0).default(1),
     /** Items per page of ARM list answers (nextLink paging), to exercise pagers; unset answers in one page. */
     armPageSize: z.number().int().min(1).optional(),
-    /** Answer 429 past Resource Graph's per-user quota (15 queries / 5 s); otherwise it is only reported in headers. */
-    enforceResourceGraphQuota: z.boolean().default(false),
-    rateLimits: throttleBudget.default({ reads: 12000, writes: 1200, windowSeconds: 3600 }),
+    /**
+     * Answer 429 past Resource Graph's per-user quota (15 queries / 5 s, "Guidance for throttled requests in Azure
+     * Resource Graph"); `false` only reports it in the x-ms-user-quota-* headers.
+     */
+    enforceResourceGraphQuota: z.boolean().default(true),
+    armThrottling: armThrottling.prefault({}),
     /**
      * Log Analytics' query rate per identity: 200 queries per 30 s (Azure Monitor service limits); past it, 429
      * with Retry-After. `false` lifts it (the benchmark, which measures the scanner and not the quota).
@@ -291,7 +331,27 @@ export const fleetSchema = z
     logAnalyticsRateLimit: z
       .union([z.literal(false), z.object({ requests: z.number().int().min(1), windowSeconds: z.number().positive() }).strict()])
       .default({ requests: 200, windowSeconds: 30 }),
+    /**
+     * Log Analytics' other query limits ("Azure Monitor service limits": user query throttling, Log Analytics
+     * workspaces): 5 concurrent queries per identity, up to 200 more queued for at most 3 minutes (past that, 429),
+     * and at most 500,000 rows and ~100 MiB in one answer (past that, a partial answer). `false` lifts them.
+     */
+    logAnalyticsQueryLimits: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            concurrentQueries: z.number().int().min(1).default(5),
+            queueLength: z.number().int().min(0).default(200),
+            queueTimeoutSeconds: z.number().positive().default(180),
+            maxRows: z.number().int().min(1).default(500_000),
+            maxResponseBytes: z.number().int().min(1).default(104_857_600),
+          })
+          .strict(),
+      ])
+      .prefault({}),
     subscriptions: z.array(subscription).min(1),
+    storageAccounts: z.array(storageAccount).default([]),
     faults: faults.prefault({}),
     /** What a generated baseline should say about this fleet (the designated workspace, the allowed backup accounts). */
     baselineHints: z
@@ -321,5 +381,6 @@ export type FleetAuditingPolicy = z.output<typeof auditingPolicy>;
 export type FleetFaults = z.output<typeof faults>;
 export type FleetThrottleBurst = z.output<typeof throttleBurst>;
 export type FleetStallAfterHeaders = z.output<typeof stallAfterHeaders>;
+export type FleetStorageAccount = z.output<typeof storageAccount>;
 export type LatencyDistribution = z.output<typeof latencyDistribution>;
 export type LroMode = z.output<typeof lroMode>;

@@ -24,7 +24,7 @@ export class KqlError extends Error {
 }
 
 const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1, min: 60_000, sec: 1000, hr: 3_600_000, day: 86_400_000, days: 86_400_000 };
-const OPERATORS = ["!contains_cs", "!startswith", "!endswith", "!contains", "!has", "!in~", "!in", "==", "!=", "=~", "!~", "<=", ">=", "..", "|", "(", ")", ",", "<", ">", "=", "+", "-", "*", "/", ".", "[", "]", "~", ";"];
+const OPERATORS = ["!contains_cs", "!startswith_cs", "!endswith_cs", "!has_cs", "!startswith", "!endswith", "!contains", "!has", "!in~", "!in", "!between", "==", "!=", "=~", "!~", "<=", ">=", "..", "|", "(", ")", ",", "<", ">", "=", "+", "-", "*", "/", "%", ".", "[", "]", "~", ";"];
 
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];

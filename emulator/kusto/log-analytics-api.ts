@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { LogAnalyticsStore, LogAnalyticsWorkspaceData } from "../data-contracts.js";
 import { KqlError } from "./lexer.js";
-import type { Row } from "./query.js";
-import { executeQuery, wireValue } from "./execute.js";
+import type { Row } from "./ast.js";
+import { INGESTION_TIME } from "./ast.js";
+import { executeQuery } from "./execute.js";
+import { wireValue } from "./values.js";
 
 /**
  * The Log Analytics query API (api.loganalytics.io/v1): workspace queries, resource-centric queries and
@@ -56,6 +58,12 @@ export function parseTimespan(text: string, now: Date): { from: Date; to: Date }
   return undefined;
 }
 
+/** A row is visible once it has been ingested, on the emulator's clock ("Log data ingestion time in Azure Monitor"). */
+function ingested(row: Row, now: Date): boolean {
+  const at = row[INGESTION_TIME];
+  return !(at instanceof Date) || at.getTime() <= now.getTime();
+}
+
 function inWindow(row: Row, window: { from: Date; to: Date } | undefined): boolean {
   if (!window) return true;
   const t = row.TimeGenerated;
@@ -77,6 +85,28 @@ function tablesOf(workspaces: Iterable<LogAnalyticsWorkspaceData>, keep: (row: R
 
 export interface LogAnalyticsApiOptions {
   now?: () => Date;
+  /** The most rows and bytes of rows one answer carries; past either, the answer is partial (see partialError). */
+  limits?: { maxRows: number; maxResponseBytes: number };
+}
+
+/**
+ * The error a 200 answer carries when the result was cut ("Query result set exceeds internal limit" in the Kusto
+ * docs, "Azure Monitor service limits" for the API's 500,000 rows and ~100 MiB): LogsQueryClient turns it into a
+ * PartialFailure with the rows that did come. The envelope codes and messages are [unverified].
+ */
+function partialError(limit: "records" | "size", value: number): Record<string, unknown> {
+  const what = limit === "records" ? `record count limit ${value}` : `data size limit ${value}`;
+  return {
+    code: "PartialError",
+    message: "There were some errors when processing your query.",
+    details: [
+      {
+        code: "EngineError",
+        message: "Something went wrong processing your query on the server.",
+        innererror: { code: "-2133196797", message: `Query result set has exceeded the internal ${what} (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)`, severity: 2, severityName: "Error" },
+      },
+    ],
+  };
 }
 
 export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: LogAnalyticsApiOptions = {}): EmulatorHandler {
@@ -88,19 +118,30 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
     const window = typeof timespan === "string" && timespan ? parseTimespan(timespan, at) : undefined;
     if (typeof timespan === "string" && timespan && !window) return error(400, "BadArgumentError", `Invalid timespan '${timespan}'`);
     const scopeLower = scope?.toLowerCase();
-    const tables = tablesOf(workspaces, (row) => inWindow(row, window) && (!scopeLower || String(row._ResourceId ?? row.ResourceId ?? "").toLowerCase().startsWith(scopeLower)));
+    const tables = tablesOf(workspaces, (row) => ingested(row, at) && inWindow(row, window) && (!scopeLower || String(row._ResourceId ?? row.ResourceId ?? "").toLowerCase().startsWith(scopeLower)));
     try {
       const result = executeQuery(query, tables, at);
+      const rows: unknown[][] = [];
+      let bytes = 0;
+      let cut: Record<string, unknown> | undefined;
+      for (const r of result.rows) {
+        if (options.limits && rows.length >= options.limits.maxRows) {
+          cut = partialError("records", options.limits.maxRows);
+          break;
+        }
+        const cells = result.columns.map((c) => wireValue(r[c.name] ?? null, c.type));
+        bytes += Buffer.byteLength(JSON.stringify(cells));
+        if (options.limits && bytes > options.limits.maxResponseBytes) {
+          cut = partialError("size", options.limits.maxResponseBytes);
+          break;
+        }
+        rows.push(cells);
+      }
       return {
         status: 200,
         json: {
-          tables: [
-            {
-              name: "PrimaryResult",
-              columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
-              rows: result.rows.map((r) => result.columns.map((c) => wireValue(r[c.name] ?? null, c.type))),
-            },
-          ],
+          tables: [{ name: "PrimaryResult", columns: result.columns.map((c) => ({ name: c.name, type: c.type })), rows }],
+          ...(cut ? { error: cut } : {}),
         },
       };
     } catch (e) {
@@ -128,6 +169,11 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
     if (resource) {
       const resourceId = decodeURIComponent(resource[1]!);
       if (!store.resourceExists(resourceId)) return error(404, "ResourceNotFoundError", `The resource '${resourceId}' could not be found`);
+      // A workspace's own ARM id reads that workspace whole, as its customerId does; any other resource reads the
+      // rows it sent, in every workspace ("Log query scope and time range in Azure Monitor Log Analytics").
+      const key = resourceId.toLowerCase().replace(/\/+$/, "");
+      const workspace = [...store.allWorkspaces()].find((w) => w.resourceId.toLowerCase() === key);
+      if (workspace) return answer(query, timespan, [workspace]);
       return answer(query, timespan, store.allWorkspaces(), resourceId);
     }
     return error(404, "PathNotFoundError", `The requested path does not exist`);

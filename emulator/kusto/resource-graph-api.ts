@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { ResourceGraphStore } from "../data-contracts.js";
 import { KqlError } from "./lexer.js";
-import type { Row } from "./query.js";
+import type { Row } from "./ast.js";
 import { executeQuery } from "./execute.js";
 
 /**

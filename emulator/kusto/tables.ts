@@ -1,4 +1,4 @@
-import type { Column, KustoType } from "./query.js";
+import type { Column, KustoType } from "./ast.js";
 
 /**
  * Declared columns of the tables the emulator serves, so an empty result still has the service's columns and

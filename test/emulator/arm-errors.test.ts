@@ -200,13 +200,18 @@ describe("invalid PUT bodies (400)", () => {
 });
 
 describe("throttling", () => {
-  it("x-ms-ratelimit-remaining-subscription-reads counts down per subscription", async () => {
-    const token = auth(emu.issueToken(arm));
-    const a = await get(`${SERVER}?api-version=2022-08-01-preview`, token);
-    const b = await get(`${SERVER}?api-version=2022-08-01-preview`, token);
-    const ra = Number(a.headers["x-ms-ratelimit-remaining-subscription-reads"]);
-    const rb = Number(b.headers["x-ms-ratelimit-remaining-subscription-reads"]);
-    assert.equal(rb, ra - 1);
+  it("x-ms-ratelimit-remaining-subscription-reads counts down from the bucket's 250, per subscription", async () => {
+    const frozen = new Date();
+    const fresh = await startEmulator({ fleet: fleetWith(() => {}), now: () => frozen });
+    try {
+      const token = auth(fresh.issueToken(arm));
+      const remaining = async (path: string) => (await rawRequest(`${fresh.armUrl}${path}`, { headers: token, ca: fresh.caPem })).headers["x-ms-ratelimit-remaining-subscription-reads"];
+      assert.equal(await remaining(`${SERVER}?api-version=2022-08-01-preview`), "249");
+      assert.equal(await remaining(`${SERVER}?api-version=2022-08-01-preview`), "248");
+      assert.equal(await remaining(`/subscriptions/${RO_SUB}/resourceGroups/rg-ro/providers/Microsoft.Sql/servers/sql-readonly?api-version=2022-08-01-preview`), "249", "another subscription has its own bucket");
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it("a 429 burst carries Retry-After; the SDK waits and retries without a storm", async () => {
@@ -232,21 +237,59 @@ describe("throttling", () => {
     }
   });
 
-  it("an exhausted subscription budget answers 429 until the window ends", async () => {
+  it("the documented token buckets: 250 reads and 200 writes per subscription and principal, in the headers of every answer", async () => {
+    const token = auth(emu.issueToken(arm));
+    const read = await get(`/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/nope?api-version=2022-08-01-preview`, token);
+    assert.equal(read.status, 404, "an error answer carries them too");
+    // Fresh buckets hold 250 (reads) and 200 (writes) tokens; this test file has spent a few already.
+    const reads = Number(read.headers["x-ms-ratelimit-remaining-subscription-reads"]);
+    assert.ok(reads > 200 && reads < 250, String(reads));
+    assert.ok(Number(read.headers["x-ms-ratelimit-remaining-subscription-global-reads"]) > 3000, "the global bucket is 15 times as large");
+    const write = await rawRequest(`${emu.armUrl}${SERVER}/auditingSettings/default?api-version=2021-11-01-preview`, { method: "PUT", body: "{}", headers: token, ca: emu.caPem });
+    assert.ok(Number(write.headers["x-ms-ratelimit-remaining-subscription-writes"]) < 200);
+    assert.equal(write.headers["x-ms-ratelimit-remaining-subscription-reads"], undefined, "a write spends and reports write tokens");
+    const tenant = await get(`/subscriptions?api-version=2022-12-01`, token);
+    assert.ok(Number(tenant.headers["x-ms-ratelimit-remaining-tenant-reads"]) < 250, "tenant-level requests have buckets of their own");
+  });
+
+  it("an empty bucket answers 429 with Retry-After until it refills, per principal; the global bucket is shared", async () => {
+    let clock = Date.now();
     const fresh = await startEmulator({
+      now: () => new Date(clock),
       fleet: fleetWith((f) => {
-        f.rateLimits = { reads: 2, writes: 1, windowSeconds: 60 };
+        f.armThrottling = { reads: { size: 2, refillPerSecond: 0.5 }, globalMultiplier: 1.5 };
       }),
     });
     try {
-      const token = auth(fresh.issueToken(arm));
+      const scanner = auth(fresh.issueToken(arm));
+      const other = auth(fresh.issueToken(arm, fresh.fleet.otherIdentities[0]));
       const url = `${fresh.armUrl}${SERVER}?api-version=2022-08-01-preview`;
-      const first = await rawRequest(url, { headers: token, ca: fresh.caPem });
+      const first = await rawRequest(url, { headers: scanner, ca: fresh.caPem });
       assert.equal(first.headers["x-ms-ratelimit-remaining-subscription-reads"], "1");
-      await rawRequest(url, { headers: token, ca: fresh.caPem });
-      const third = await rawRequest(url, { headers: token, ca: fresh.caPem });
+      await rawRequest(url, { headers: scanner, ca: fresh.caPem });
+      const third = await rawRequest(url, { headers: scanner, ca: fresh.caPem });
       assert.equal(third.status, 429);
-      assert.ok(Number(third.headers["retry-after"]) >= 1);
+      assert.equal(third.json<{ error: { code: string } }>().error.code, "SubscriptionRequestsThrottled");
+      assert.equal(third.headers["retry-after"], "2", "one token comes back after 2 s at 0.5 per second");
+      // Another principal has a bucket of its own, but the global one (3 tokens) has one left, then none.
+      assert.notEqual((await rawRequest(url, { headers: other, ca: fresh.caPem })).status, 429);
+      const global = await rawRequest(url, { headers: other, ca: fresh.caPem });
+      assert.equal(global.status, 429);
+      assert.equal(global.headers["x-ms-ratelimit-remaining-subscription-global-reads"], "0");
+      clock += 2000;
+      const refilled = await rawRequest(url, { headers: scanner, ca: fresh.caPem });
+      assert.equal(refilled.status, 200, "a token came back");
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("armThrottling: false lifts the buckets (and their headers)", async () => {
+    const fresh = await startEmulator({ fleet: fleetWith((f) => (f.armThrottling = false)) });
+    try {
+      const res = await rawRequest(`${fresh.armUrl}${SERVER}?api-version=2022-08-01-preview`, { headers: auth(fresh.issueToken(arm)), ca: fresh.caPem });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers["x-ms-ratelimit-remaining-subscription-reads"], undefined);
     } finally {
       await fresh.stop();
     }

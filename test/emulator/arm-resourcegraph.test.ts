@@ -7,6 +7,8 @@ import type { RunningEmulator } from "../../emulator/server.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
 import { rawRequest } from "../../emulator/http/request.js";
 import type { ResourceGraphStore } from "../../emulator/data-contracts.js";
+import { readFileSync } from "node:fs";
+import { parseFleet } from "../../emulator/fleet/load.js";
 
 // Resource Graph is mounted behind ARM's authentication and api-version checks; the KQL engine itself lives in
 // emulator/loganalytics (another engineer's), so here a stub stands in for it to prove the mounting.
@@ -84,6 +86,49 @@ describe("Resource Graph mounting", () => {
       const stranger = new ResourceGraphClient(strangerCredential, { endpoint: emu.armUrl, tlsOptions: { ca: emu.caPem } });
       const none = await stranger.resources({ query, subscriptions: ["11111111-1111-4111-8111-111111111111"] });
       assert.equal(none.totalRecords, 0);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it("enforces its quota by default: 15 queries per 5-second window per user, then 429 with Retry-After; the headers on every answer", async () => {
+    // "Guidance for throttled requests in Azure Resource Graph": x-ms-user-quota-remaining, x-ms-user-quota-resets-after.
+    let clock = Date.now();
+    const emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml"), now: () => new Date(clock) });
+    const query = (who?: (typeof emu.fleet.otherIdentities)[number]) =>
+      rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, {
+        method: "POST",
+        body: JSON.stringify({ query: "Resources | count" }),
+        headers: { authorization: `Bearer ${emu.issueToken(ARM, who)}` },
+        ca: emu.caPem,
+      });
+    try {
+      const answers = [];
+      for (let i = 0; i < 16; i++) answers.push(await query());
+      assert.deepEqual(answers.slice(0, 15).map((a) => a.status), Array(15).fill(200));
+      assert.deepEqual(answers.map((a) => a.headers["x-ms-user-quota-remaining"]), [...Array.from({ length: 15 }, (_, i) => String(14 - i)), "0"]);
+      const throttled = answers[15]!;
+      assert.equal(throttled.status, 429);
+      assert.equal(throttled.json<{ error: { code: string } }>().error.code, "RateLimiting");
+      assert.ok(Number(throttled.headers["retry-after"]) >= 1);
+      assert.match(throttled.headers["x-ms-user-quota-resets-after"] ?? "", /^00:00:0[0-5]$/);
+      assert.equal((await query(emu.fleet.otherIdentities[0])).status, 200, "the quota is per user");
+      clock += 5000;
+      assert.equal((await query()).status, 200, "a new window");
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it("enforceResourceGraphQuota: false only reports the quota", async () => {
+    const emu = await startEmulator({ fleet: { ...parseFleet(readFileSync(shippedFleet("test-small.yaml"), "utf8")), enforceResourceGraphQuota: false } });
+    try {
+      let last;
+      for (let i = 0; i < 16; i++) {
+        last = await rawRequest(`${emu.armUrl}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01`, { method: "POST", body: JSON.stringify({ query: "Resources | count" }), headers: { authorization: `Bearer ${emu.issueToken(ARM)}` }, ca: emu.caPem });
+      }
+      assert.equal(last!.status, 200);
+      assert.equal(last!.headers["x-ms-user-quota-remaining"], "0");
     } finally {
       await emu.stop();
     }

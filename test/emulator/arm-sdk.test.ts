@@ -115,7 +115,7 @@ describe("SQL servers and their auditing policies", () => {
     const list = [];
     for await (const p of sql.serverBlobAuditingPolicies.listByServer("rg-data", "sql-good")) list.push(p);
     assert.equal(list.length, 1);
-    assert.deepEqual(list[0]!.auditActionsAndGroups, ["BATCH_COMPLETED_GROUP", "BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"]);
+    assert.deepEqual(list[0]!.auditActionsAndGroups, ["BATCH_COMPLETED_GROUP", "BACKUP_RESTORE_GROUP"]);
     const extended = await sql.extendedServerBlobAuditingPolicies.get("rg-data", "sql-good");
     assert.equal(extended.type, "Microsoft.Sql/servers/extendedAuditingSettings");
     assert.equal(extended.predicateExpression, "");
@@ -150,11 +150,11 @@ describe("SQL servers and their auditing policies", () => {
     const result = await sql.serverBlobAuditingPolicies.beginCreateOrUpdateAndWait(
       "rg-data",
       "sql-async",
-      { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"] },
+      { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["BACKUP_RESTORE_GROUP", "BATCH_COMPLETED_GROUP"] },
       { updateIntervalInMs: 1 },
     );
     assert.equal(result.state, "Enabled");
-    assert.deepEqual(result.auditActionsAndGroups, ["BACKUP_RESTORE_GROUP", "AUDIT_CHANGE_GROUP"]);
+    assert.deepEqual(result.auditActionsAndGroups, ["BACKUP_RESTORE_GROUP", "BATCH_COMPLETED_GROUP"]);
     // PUT, at least InProgress + Succeeded polls, then the final GET.
     assert.ok(emu.requestCounts().arm - before >= 4, `requests: ${emu.requestCounts().arm - before}`);
   });
@@ -184,7 +184,7 @@ describe("SQL servers and their auditing policies", () => {
     const put = await rawRequest(`${emu.armUrl}/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-good/auditingSettings/default?api-version=2021-11-01-preview`, {
       method: "PUT",
       headers: { ...(await bearer()), "x-emulator-lro": "async" },
-      body: JSON.stringify({ properties: { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["AUDIT_CHANGE_GROUP"] } }),
+      body: JSON.stringify({ properties: { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["BACKUP_RESTORE_GROUP"] } }),
       ca: emu.caPem,
     });
     assert.equal(put.status, 202);
@@ -192,7 +192,7 @@ describe("SQL servers and their auditing policies", () => {
     assert.equal(first.status, 202);
     const done = await rawRequest(put.headers["location"]!, { headers: await bearer(), ca: emu.caPem });
     assert.equal(done.status, 200);
-    assert.deepEqual(done.json<{ properties: { auditActionsAndGroups: string[] } }>().properties.auditActionsAndGroups, ["AUDIT_CHANGE_GROUP"]);
+    assert.deepEqual(done.json<{ properties: { auditActionsAndGroups: string[] } }>().properties.auditActionsAndGroups, ["BACKUP_RESTORE_GROUP"]);
   });
 });
 
@@ -251,8 +251,10 @@ describe("Diagnostic settings (arm-monitor 8, 2021-05-01-preview)", () => {
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.name, "audit-to-law");
     assert.equal(listed[0]!.logs?.[0]?.category, "SQLSecurityAuditEvents");
-    const workspaceId = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-elsewhere`;
-    const created = await monitor.diagnosticSettings.createOrUpdate(uri, "second", {
+    // A setting on the Synapse workspace (which has none) to the fleet's workspace: the workspace must exist.
+    const synapseUri = `subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Synapse/workspaces/syn-one`;
+    const workspaceId = `/subscriptions/${SUB}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-central`;
+    const created = await monitor.diagnosticSettings.createOrUpdate(synapseUri, "second", {
       workspaceId,
       logAnalyticsDestinationType: "Dedicated",
       logs: [{ categoryGroup: "audit", enabled: true }],
@@ -260,10 +262,10 @@ describe("Diagnostic settings (arm-monitor 8, 2021-05-01-preview)", () => {
     assert.equal(created.name, "second");
     assert.equal(created.logs?.[0]?.categoryGroup, "audit");
     assert.equal(created.logAnalyticsDestinationType, "Dedicated");
-    const got = await monitor.diagnosticSettings.get(uri, "second");
+    const got = await monitor.diagnosticSettings.get(synapseUri, "second");
     assert.equal(got.workspaceId, workspaceId);
-    await monitor.diagnosticSettings.delete(uri, "second");
-    await assert.rejects(monitor.diagnosticSettings.get(uri, "second"), (e: { statusCode?: number }) => e.statusCode === 404);
+    await monitor.diagnosticSettings.delete(synapseUri, "second");
+    await assert.rejects(monitor.diagnosticSettings.get(synapseUri, "second"), (e: { statusCode?: number }) => e.statusCode === 404);
   });
 
   it("refuses a second setting sending the same category to the same workspace, as Azure Monitor does", async () => {

@@ -117,6 +117,7 @@ describe("seeded faults", () => {
     hanging: ["mi-hang"],
     stallAfterHeaders: [],
     stallAfterLogin: [],
+    ingestionDelay: { kind: "fixed" as const, ms: 0 },
     tds: { dropConnectionRate: 0.25, refuseLoginRate: 0.5 },
   };
 

@@ -79,4 +79,27 @@ describe("managed identity endpoint", () => {
     assert.match(unknown.json<{ message: string }>().message, /No Managed Identity found/);
     await assert.rejects(new ManagedIdentityCredential({ clientId: "99999999-9999-4999-8999-999999999999" }).getToken("https://management.azure.com/.default"));
   });
+
+  it("also serves App Service's 2017-09-01 protocol (MSI_ENDPOINT / MSI_SECRET) that msrestazure and azure-cli 2.45 use", async () => {
+    // azure-cli's adal_authentication.py documents the answer: {"access_token", "expires_on": "11/05/2021 15:18:31 +00:00",
+    // "resource", "token_type": "Bearer", "client_id"}; msrestazure's get_msi_token_webapp asks
+    // `{MSI_ENDPOINT}/?resource=...&api-version=2017-09-01[&clientid=...]` with header `secret`.
+    const url = `${emu.identity.endpoint}/?resource=${encodeURIComponent("https://management.core.windows.net/")}&api-version=2017-09-01`;
+    const res = await rawRequest(url, { headers: { secret: emu.identity.header } });
+    assert.equal(res.status, 200);
+    const body = res.json<Record<string, string>>();
+    assert.deepEqual(Object.keys(body).sort(), ["access_token", "client_id", "expires_on", "resource", "token_type"]);
+    assert.match(body.expires_on!, /^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d \+00:00$/);
+    const check = emu.authority.verify(body.access_token!, ["https://management.core.windows.net/"]);
+    assert.ok(check.ok);
+    const [month, day, year, hour, minute, second] = body.expires_on!.split(/[/ :]/).map(Number);
+    assert.equal(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!) / 1000, check.claims.exp, "the same expiry as the token's exp");
+    assert.equal(check.claims.oid, emu.scanner.principalId, "one token authority for both protocols");
+    const other = emu.fleet.otherIdentities[0]!;
+    const chosen = await rawRequest(`${url}&clientid=${other.clientId}`, { headers: { secret: emu.identity.header } });
+    assert.equal(claims(chosen.json<{ access_token: string }>().access_token).oid, other.principalId);
+    assert.equal((await rawRequest(url)).status, 400, "without the secret header");
+    assert.equal((await rawRequest(url, { headers: { secret: "guess" } })).status, 401);
+    assert.equal((await rawRequest(url, { headers: { "X-IDENTITY-HEADER": emu.identity.header } })).status, 400, "each protocol takes its own header");
+  });
 });

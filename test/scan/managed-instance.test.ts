@@ -73,6 +73,8 @@ function fleet(): FleetInput {
         ],
       },
     ],
+    // Audit rows are visible to the next scan at once (the emulator's default ingestion delay is a few seconds).
+    faults: { ingestionDelay: { kind: "fixed", ms: 0 } },
   } as FleetInput;
 }
 
