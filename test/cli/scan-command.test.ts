@@ -109,7 +109,7 @@ it("wraps a long reason at spaces instead of cutting it", () => {
     startedAt: "2026-11-24T10:00:00.000Z",
     finishedAt: "2026-11-24T10:00:01.000Z",
     complete: true,
-    inventory: { source: "resource-graph", failures: [], discovered: 1, inScope: 1 },
+    inventory: { source: "resource-graph", unreadable: [], discovered: 1, inScope: 1 },
     results: [{ target: { kind: "sql-server", name: "sql-one" }, status: "error", applied: [], reason }],
     notScanned: [],
     counts: { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 1 },
