@@ -71,13 +71,10 @@ const RESOURCE_GRAPH_PATH = /^\/providers\/microsoft\.resourcegraph\//i;
 const PLURAL: Record<ArmOperation, string> = { read: "reads", write: "writes", delete: "deletes" };
 /** A process keeps at least this share of a bucket's refill, however many share it, so it never starves. */
 const MIN_SHARE = 1 / 32;
-/**
- * A shortfall this small is not another process: ARM counts whole tokens, answers' delays vary (a refill of a
- * tenth of a second is 2.5 reads), and a request that overtakes an earlier one is counted twice here.
- */
-const COUNT_SLACK = 8;
+/** A shortfall this small is not another process: ARM counts whole tokens, and answers' delays vary (a refill of a tenth of a second is 2.5 reads). */
+const COUNT_SLACK = 4;
 /** Others' spending is looked for over this long. */
-const WINDOW_MS = 1_000;
+const WINDOW_MS = 2_000;
 /** Others count as spending from the bucket this long after an answer last showed it. */
 const SHARED_FOR_MS = 5_000;
 /** The reserve left for others' requests in flight while the bucket is shared. */
@@ -145,8 +142,13 @@ export class LocalBucket {
   private ratePerMs: number;
   private taken = 0;
   private lastTicket = 0;
-  /** ARM's counts of the last WINDOW_MS (while its bucket was not full), oldest first. */
-  private answers: Array<{ ticket: number; remaining: number; at: number }> = [];
+  /** Tickets of requests not answered yet. */
+  private readonly pending = new Set<number>();
+  /**
+   * ARM's counts of the last WINDOW_MS (while its bucket was not full), oldest first, each with how many of this
+   * side's takes it surely includes: the take itself and every earlier one already answered.
+   */
+  private answers: Array<{ ticket: number; remaining: number; at: number; counted: number }> = [];
   /** When an answer last showed others spending from the bucket, and when this side last halved its rate. */
   private sharedAt = Number.NEGATIVE_INFINITY;
   private halvedAt = Number.NEGATIVE_INFINITY;
@@ -192,7 +194,13 @@ export class LocalBucket {
   take(now: number): number {
     this.refill(now);
     this.tokens -= 1;
-    return ++this.taken;
+    this.pending.add(++this.taken);
+    return this.taken;
+  }
+
+  /** The request of `ticket` has its answer (or failed without one). */
+  settle(ticket: number): void {
+    this.pending.delete(ticket);
   }
 
   /** Empties the bucket (ARM said it is empty: a 429). */
@@ -210,16 +218,20 @@ export class LocalBucket {
     if (remaining >= this.limit.size - 1) {
       // ARM's bucket is full: nobody is short of tokens.
       this.answers = [];
+      // Up to it, less every other request of this side still on the way (ARM may not have counted it yet).
       this.ratePerMs = this.fullRatePerMs;
-      this.tokens = Math.min(this.limit.size, Math.max(this.tokens, armHas));
+      this.tokens = Math.min(this.limit.size, Math.max(this.tokens, remaining - (this.pending.size - 1)));
       return;
     }
-    // Since an earlier answer the bucket refilled, this side's requests took their tokens and the count moved: what
-    // is missing beyond what whole-token counts and varying delays can hide was spent by others.
+    // Since an earlier answer the bucket refilled and this side's requests took tokens: if ARM's count moved down by
+    // more than that (taking every take of this side not surely counted then as counted now, and beyond what
+    // whole-token counts and varying delays can hide), others spent the rest.
     while (this.answers.length > 1 && now - this.answers[1]!.at >= WINDOW_MS) this.answers.shift();
     const first = this.answers[0];
-    if (first && (this.fullRatePerMs * (now - first.at) - (ticket - first.ticket) - (remaining - first.remaining)) > COUNT_SLACK) this.sharedAt = now;
-    this.answers.push({ ticket, remaining, at: now });
+    if (first && this.fullRatePerMs * (now - first.at) - (remaining - first.remaining) - (this.taken - first.counted) > COUNT_SLACK) this.sharedAt = now;
+    let earlierPending = 0;
+    for (const t of this.pending) if (t < ticket) earlierPending++;
+    this.answers.push({ ticket, remaining, at: now, counted: ticket - earlierPending });
     if (this.shared(now) && armHas < this.reserve(now) && now - this.halvedAt >= HALVE_EVERY_MS) {
       this.ratePerMs = Math.max(this.fullRatePerMs * MIN_SHARE, this.ratePerMs / 2);
       this.halvedAt = now;
@@ -361,9 +373,13 @@ export class ArmThrottle {
           const lane = this.lane(scope, operation);
           const tickets = await this.takeTokens(lane, request.abortSignal);
           this.count(scope, operation);
-          const response = await next(request);
-          this.observe(lane, tickets, response);
-          return response;
+          try {
+            const response = await next(request);
+            this.observe(lane, tickets, response);
+            return response;
+          } finally {
+            lane.buckets.forEach((b, i) => b.bucket.settle(tickets[i]!));
+          }
         } finally {
           if (slots) ArmThrottle.releaseSlot(slots);
         }
