@@ -47,7 +47,8 @@ export class TdsTransport {
   private closed = false;
 
   constructor(
-    private readonly socket: Socket,
+    /** The client's connection: a socket, or a LinkLatency over one. */
+    private readonly socket: Duplex,
     private readonly contexts: TlsContexts,
     private readonly events: TransportEvents,
   ) {
