@@ -3,12 +3,13 @@
 // through @azure/functions' own InvocationContext, with services built from the app settings in the environment.
 import functions from "@azure/functions";
 import type { Timer } from "@azure/functions";
+import type * as Handlers from "../src/host/handlers.js";
 import { answer, commands, Footprint } from "./child.js";
 import { serviceStats } from "./service-stats.js";
 
 const { InvocationContext } = functions;
 const footprint = new Footprint();
-const handlers = (await import("../src/host/handlers.js")) as typeof import("../src/host/handlers.js") & { activitySweep?: (timer: Timer, context: InstanceType<typeof InvocationContext>) => Promise<void> };
+const handlers = (await import("../src/host/handlers.js")) as typeof Handlers & { activitySweep?: (timer: Timer, context: InstanceType<typeof InvocationContext>) => Promise<void> };
 const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
 const errors: string[] = [];
 
