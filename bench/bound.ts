@@ -37,6 +37,8 @@ export interface PathCounts {
   /** Log Analytics queries made while scanning targets (per-target activity), and all of them (sweeps included). */
   perTargetLogAnalyticsQueries: number;
   logAnalyticsQueries: number;
+  /** False for a diagnostic run with Log Analytics' limits lifted: its floors are then none. */
+  logAnalyticsLimited: boolean;
   /** TDS round trips the emulator served (handshakes included). */
   tdsRoundTrips: number;
   /** TDS round trips of one catalog read (TLS 1.3 ClientHello, PRELOGIN, LOGIN7, session settings, catalog). */
@@ -116,8 +118,8 @@ export function computeBound(c: PathCounts): Bound {
     armWritesPerSubscription: Math.max(0, ...subscriptions.map(([, s]) => bucketFloor(s.write, LIMITS.armWrites.size, LIMITS.armWrites.perSecond))),
     armTenantReads: bucketFloor(tenant.read, LIMITS.armReads.size, LIMITS.armReads.perSecond),
     resourceGraph: windowFloor(c.resourceGraphQueries, LIMITS.resourceGraph.perWindow, LIMITS.resourceGraph.windowSeconds),
-    logAnalyticsRate: windowFloor(c.logAnalyticsQueries, LIMITS.logAnalytics.perWindow, LIMITS.logAnalytics.windowSeconds),
-    logAnalyticsConcurrency: (c.logAnalyticsQueries * L) / LIMITS.logAnalytics.concurrent / 1000,
+    logAnalyticsRate: c.logAnalyticsLimited ? windowFloor(c.logAnalyticsQueries, LIMITS.logAnalytics.perWindow, LIMITS.logAnalytics.windowSeconds) : 0,
+    logAnalyticsConcurrency: c.logAnalyticsLimited ? (c.logAnalyticsQueries * L) / LIMITS.logAnalytics.concurrent / 1000 : 0,
     tablePartition: bucketFloor(c.storage.maxPartitionEntities, LIMITS.tablePartitionEntitiesPerSecond, LIMITS.tablePartitionEntitiesPerSecond),
     tableAccount: bucketFloor(c.storage.tableTransactions, LIMITS.tableAccountTransactionsPerSecond, LIMITS.tableAccountTransactionsPerSecond),
     queue: bucketFloor(c.storage.maxQueueMessages, LIMITS.queueMessagesPerSecond, LIMITS.queueMessagesPerSecond),

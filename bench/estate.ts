@@ -2,8 +2,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GenerateFleetOptions } from "../emulator/fleet/generate.js";
+import type { FleetInput } from "../emulator/fleet/schema.js";
 import type { BaselineInput } from "../src/core/policy/schema.js";
 import type { BenchOptions } from "./options.js";
+
+/** What the emulator child builds its fleet from: generateFleet's options, and fleet keys set over them. */
+export interface EstateSpec {
+  generate: GenerateFleetOptions;
+  overrides: Partial<Pick<FleetInput, "logAnalyticsRateLimit" | "logAnalyticsQueryLimits">>;
+}
+
+export function estateSpec(options: BenchOptions): EstateSpec {
+  return { generate: estateOptions(options), overrides: options.liftLogAnalytics ? { logAnalyticsRateLimit: false, logAnalyticsQueryLimits: false } : {} };
+}
 
 /** The benchmark's estate: 40% Managed Instances (over TDS), 35% SQL servers, 25% Synapse workspaces. */
 export function estateOptions(options: BenchOptions): GenerateFleetOptions {
@@ -61,7 +72,7 @@ export function writeBaseline(e: EmulatorEndpoints, options: BenchOptions, query
     },
     scan: {
       concurrency: options.cliConcurrency,
-      logAnalyticsRate: { requests: Math.max(1, Math.floor(200 / queryingProcesses)), windowSeconds: 30 },
+      logAnalyticsRate: options.liftLogAnalytics ? { requests: 100_000, windowSeconds: 1 } : { requests: Math.max(1, Math.floor(200 / queryingProcesses)), windowSeconds: 30 },
     },
   };
   const dir = mkdtempSync(join(tmpdir(), "auditguard-bench-"));

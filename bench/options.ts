@@ -31,6 +31,11 @@ export interface BenchOptions {
   timeoutSeconds: number;
   seed: number;
   quick: boolean;
+  /**
+   * BENCH_LIFT_LOG_ANALYTICS=1, for diagnosis only: Log Analytics' rate and concurrency limits off (emulator and
+   * scanner), to see what the rest of the pipeline does while each target still queries Log Analytics itself.
+   */
+  liftLogAnalytics: boolean;
   /** Where the JSON report goes (BENCH_JSON). */
   jsonFile?: string;
 }
@@ -71,6 +76,7 @@ export function benchOptions(): BenchOptions {
     timeoutSeconds: number("BENCH_TIMEOUT_SECONDS", quick ? 120 : 3_600),
     seed: number("BENCH_SEED", 3, Number.isInteger),
     quick,
+    liftLogAnalytics: process.env.BENCH_LIFT_LOG_ANALYTICS === "1",
     ...(process.env.BENCH_JSON ? { jsonFile: process.env.BENCH_JSON } : {}),
   };
 }

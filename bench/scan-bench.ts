@@ -16,7 +16,9 @@ const { armMs, logAnalyticsMs, tdsMs, sigma } = options.latency;
 log(
   `AuditGuard benchmark: ${options.targets} targets (40% Managed Instances, 35% SQL servers, 25% Synapse workspaces) over ${options.subscriptions} subscriptions and ${options.workspaces} Log Analytics workspaces, ${Math.round(options.driftRate * 100)}% drifted, ${options.mode} mode`,
 );
-log(`latencies lognormal (sigma ${sigma}), medians: ARM ${armMs} ms, Log Analytics ${logAnalyticsMs} ms, TDS ${tdsMs} ms per round trip; every service limit enforced; ${availableParallelism()} cores`);
+log(
+  `latencies lognormal (sigma ${sigma}), medians: ARM ${armMs} ms, Log Analytics ${logAnalyticsMs} ms, TDS ${tdsMs} ms per round trip; ${options.liftLogAnalytics ? "every service limit enforced but Log Analytics' (BENCH_LIFT_LOG_ANALYTICS: a diagnostic run, not the benchmark)" : "every service limit enforced"}; ${availableParallelism()} cores`,
+);
 
 const paths: Partial<Record<"functions" | "cli", PathResult>> = {};
 for (const path of options.paths) paths[path] = path === "functions" ? await functionsPath(options, log) : await cliPath(options, log);
