@@ -127,13 +127,23 @@ export interface ActivityEvent {
   succeeded: boolean | null;
   clientIp?: string;
   applicationName?: string;
+  /** The audit record's identity in its workspace: the same record is judged, and announced, once. */
+  recordId?: string;
+  /** When Log Analytics ingested it. */
+  ingestedAt?: string;
 }
 
+/**
+ * What the activity sweep found for a target: the suspicious records of the report window (activity.lookback), the
+ * window the sweep has covered, and, with silence detection on, the newest record of any kind.
+ */
 export interface ObservedActivity {
   window: { from: string; to: string };
   events: ActivityEvent[];
   /** Newest audit record of any kind when silence detection is on; null when there is none. */
   lastEventTime?: string | null;
+  /** The workspace (and table) the records were read from. */
+  workspaceId?: string;
 }
 
 export interface Observation {
@@ -227,8 +237,12 @@ export interface TargetResult {
    */
   notConverged?: { ruleIds: string[]; planDigest: string; at: string };
   exemption?: { reason: string; expires?: string };
-  /** The look-back window the activity rules read, when activity was read. */
+  /** The window the activity sweep had covered for this target, when activity was read. */
   activityWindow?: { from: string; to: string };
+  /** The suspicious audit records the activity rules judged (their ids make their events unique). */
+  activity?: ActivityEvent[];
+  /** Where the target's audit records land (its diagnostic settings), for the activity sweep. */
+  routes?: Array<{ workspaceId: string; table: "AzureDiagnostics" | "SQLSecurityAuditEvents" }>;
   /** Status `error` from transient failures only: scanning again in a few minutes may succeed. */
   retryable?: boolean;
 }

@@ -20,6 +20,7 @@ import {
 } from "../scan/fan-out.js";
 import type { ScanRequest } from "../scan/fan-out.js";
 import { emptyCounts, newScanId } from "../scan/run-scan.js";
+import { runActivitySweep } from "../scan/activity-sweep.js";
 import { InventoryError } from "../azure/errors.js";
 import { InvalidContinuationError } from "../azure/results-store.js";
 import { buildReport } from "../core/report/build.js";
@@ -128,6 +129,24 @@ export async function scanPoison(message: unknown, context: InvocationContext): 
   const reason = `the scan request failed every attempt${last?.reason ? `: ${last.reason}` : ""}`;
   await recordPoisonedRequest(services, request, reason);
   context.error(`scan ${request.scanId}: ${request.targetId}: ${redact(reason)}`);
+}
+
+/**
+ * Every five minutes by default (AUDITGUARD_SWEEP_SCHEDULE): read every audit workspace once from its watermark,
+ * announce what is suspicious and keep each target's verdict for the drift scan. One sweep at a time (a lease),
+ * whatever the scale-out: Log Analytics' limits are the identity's, not the instance's.
+ */
+export async function activitySweep(timer: Timer, context: InvocationContext): Promise<void> {
+  const services = await hostServices();
+  const sweepId = newScanId(new Date());
+  const summary = await runActivitySweep(services, { sweepId, signal: AbortSignal.timeout(services.invocationBudgetMs) });
+  if (summary.skipped) {
+    context.warn(`activity sweep ${sweepId} skipped: ${summary.skipped}`);
+    return;
+  }
+  const problems = summary.workspaces.filter((w) => w.problem);
+  context.log(`activity sweep ${sweepId}: ${summary.workspaces.length} workspace${summary.workspaces.length === 1 ? "" : "s"}, ${summary.queries} quer${summary.queries === 1 ? "y" : "ies"}, ${summary.events} event${summary.events === 1 ? "" : "s"}${timer.isPastDue ? " (timer was past due)" : ""}`);
+  for (const w of problems) context.error(`activity sweep ${sweepId}: ${redact(w.problem!)}`);
 }
 
 /**

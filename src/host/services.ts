@@ -9,6 +9,8 @@ import type { StoreConnection } from "../azure/results-store.js";
 import { JsonQueue } from "../azure/queues.js";
 import type { QueueConnection } from "../azure/queues.js";
 import type { FanOutServices } from "../scan/fan-out.js";
+import { ActivityStore } from "../azure/activity-store.js";
+import { storeActivitySource } from "../scan/activity-sweep.js";
 import { parseFunctionTimeout, readSettings, storageServiceUris } from "./settings.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
 
@@ -19,6 +21,7 @@ import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
  */
 export interface HostServices extends FanOutServices {
   poison: JsonQueue;
+  activity: ActivityStore;
   retentionDays: number;
   /**
    * How long one invocation may scan: host.json's functionTimeout less a margin to store what was found and say
@@ -53,11 +56,17 @@ async function build(): Promise<HostServices> {
   const path = resolve(settings.AUDITGUARD_BASELINE_PATH);
   const baseline = loadBaselineText(readFileSync(path, "utf8"), path);
   const credential: TokenCredential = new DefaultAzureCredential();
-  const env = createScanEnvironment(baseline, { credential, baseDir: dirname(path) });
   const uris = storageServiceUris(settings);
   const store: StoreConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { tableEndpoint: uris.table, credential };
   const queues: QueueConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { queueEndpoint: uris.queue, credential };
+  const activity = await ActivityStore.open(store, settings.AUDITGUARD_TABLE_PREFIX);
+  // The drift scan takes each target's activity from the sweep's verdicts instead of querying Log Analytics itself.
+  const env = {
+    ...createScanEnvironment(baseline, { credential, baseDir: dirname(path) }),
+    activity: storeActivitySource(baseline, activity, baseline.activity.maxVerdictAgeMinutes * 60_000),
+  };
   return {
+    activity,
     retentionDays: settings.AUDITGUARD_RETENTION_DAYS,
     invocationBudgetMs: invocationBudget(functionTimeoutMs(resolve("host.json"))),
     env,

@@ -7,6 +7,7 @@ import { inScope, lowestMode, modeFor } from "../core/scope.js";
 import { SummaryCells } from "../core/summary-cells.js";
 import type { Mode } from "../core/policy/schema.js";
 import type { Progress, ResultsStore, ScanRun } from "../azure/results-store.js";
+import type { ActivityStore } from "../azure/activity-store.js";
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
 import type { ScanEnvironment } from "./environment.js";
@@ -87,6 +88,8 @@ export function rejectionRecord(message: unknown, reason: string): Record<string
 export interface FanOutServices {
   env: ScanEnvironment;
   store: ResultsStore;
+  /** The activity sweep's state: each worker records where its target's audit records land. */
+  activity?: ActivityStore;
   requests: JsonQueue;
   events: JsonQueue;
   eventSource: string;
@@ -201,6 +204,11 @@ async function finish(services: FanOutServices, run: ScanRun, progress: Progress
   const now = (services.now ?? (() => new Date()))();
   const result = "scanId" in outcome ? outcome : minimalResult(run, target, outcome.status, outcome.reason, now);
   await services.store.saveResult(toStoredResult(result, run.startedAt));
+  if (services.activity && result.routes) {
+    const t = result.target;
+    await services.activity.saveRoute({ targetId: t.id, kind: t.kind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup, routes: result.routes, observedAt: result.finishedAt });
+  }
+  // Suspicious activity is announced by the activity sweep as it reads each record, not again by every drift scan.
   for (const event of eventsForResult(result, { source: services.eventSource, now })) await services.events.send(event);
   const moved = await services.store.updateProgress(
     run.scanId,

@@ -1,13 +1,12 @@
 import type { AuditTarget, ManagedInstanceSql, Observation, ObservationError, Observed, ObservedActivity, ObservedDiagnosticSetting, Target } from "../core/domain.js";
 import { diagnosticResourceUri } from "../core/domain.js";
 import { getAuditingPolicy, listDiagnosticSettings } from "../azure/arm-auditing.js";
-import { readAuditActivity } from "../azure/audit-activity.js";
+import { auditRoutes } from "../core/activity/classify.js";
 import { SqlAuditConnection } from "../azure/sql-audit.js";
 import type { RawAuditCatalog } from "../azure/sql-audit.js";
 import { describeError, UntrustedTargetError } from "./errors.js";
 import type { Operation } from "./errors.js";
 import type { ScanEnvironment } from "./environment.js";
-import { durationMs } from "./environment.js";
 import type { Budget } from "./budget.js";
 import { sleepUnder } from "./budget.js";
 import { trustedSqlHost } from "./target-trust.js";
@@ -89,6 +88,19 @@ export function sqlTargetOf(env: ScanEnvironment, target: Target, remainingMs = 
   };
 }
 
+/** An activity observation that could not be read is thrown here so `attempt` reports it like any failed read. */
+class ActivityUnreadable extends Error {
+  constructor(readonly error: ObservationError) {
+    super(error.message);
+    this.name = error.code;
+  }
+}
+
+function unwrap(observed: Observed<ObservedActivity>): ObservedActivity {
+  if (observed.ok) return observed.value;
+  throw Object.assign(new ActivityUnreadable(observed.error), { code: observed.error.code });
+}
+
 const SQL_READ_ATTEMPTS = 3;
 
 /** Reads the audit catalog, retrying transient failures (dropped connections, transient login errors) inside the budget. */
@@ -126,7 +138,7 @@ export interface ObserveOptions {
 }
 
 export async function observeTarget(env: ScanEnvironment, target: Target, options: ObserveOptions): Promise<Observation> {
-  const { baseline, clients } = env;
+  const { clients } = env;
   const { budget } = options;
   const parts = { sql: true, activity: true, ...options.parts };
   const diagnostics = attempt<ObservedDiagnosticSetting[]>(budget, "read-diagnostic-settings", "reading the diagnostic settings (ARM)", target.id, (signal) =>
@@ -147,25 +159,12 @@ export async function observeTarget(env: ScanEnvironment, target: Target, option
         );
   const diagnosticSettings = await diagnostics;
   let activity = options.reuse?.activity;
-  if (!activity && parts.activity) {
-    const to = options.now;
-    const from = new Date(to.getTime() - durationMs(baseline.activity.lookback));
-    const dedicated = diagnosticSettings.ok && diagnosticSettings.value.some((s) => s.logAnalyticsDestinationType === "Dedicated");
-    const hours = baseline.activity.silenceHours;
-    activity = await attempt<ObservedActivity>(budget, "read-activity", "querying audit activity (Log Analytics)", target.id, async (signal) => {
-      const read = await readAuditActivity(clients, target.id, {
-        from,
-        to,
-        dedicatedTable: dedicated,
-        ...(hours ? { silenceSince: new Date(to.getTime() - hours * 3600_000) } : {}),
-        signal,
-      });
-      return {
-        window: read.window,
-        events: read.events.map(({ resourceId: _r, ...event }) => event),
-        ...(read.lastEventTime !== undefined ? { lastEventTime: read.lastEventTime } : {}),
-      };
-    });
+  if (!activity && parts.activity && env.activity) {
+    const source = env.activity;
+    // The target's diagnostic settings say which workspace and table its records land in.
+    activity = diagnosticSettings.ok
+      ? await attempt<ObservedActivity>(budget, "read-activity", "reading its audit activity (Log Analytics, through the activity sweep)", target.id, () => source.forTarget(target, auditRoutes(diagnosticSettings.value), options.now).then(unwrap))
+      : { ok: false, error: { code: diagnosticSettings.error.code, message: `its diagnostic settings could not be read, so where its audit records land is unknown: ${diagnosticSettings.error.message}` } };
   }
   const observation: Observation = { target, observedAt: options.now.toISOString(), diagnosticSettings };
   const sqlRead = await sql;

@@ -15,6 +15,7 @@ import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
 import { redactDeep } from "../core/redaction.js";
 import { storeLock } from "./lease.js";
+import { inlineActivitySource } from "./activity-sweep.js";
 import { SummaryCells } from "../core/summary-cells.js";
 
 /**
@@ -129,6 +130,9 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const deliveryErrors: string[] = [];
 
   const { inventory, all, targets } = await discoverTargets(env, { ...(options.mode ? { mode: options.mode } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  // The run reads each workspace its targets send to once, for all of them (the Functions app's sweep does this
+  // continuously; the CLI does it for the run).
+  const scanEnv: ScanEnvironment = env.activity ? env : { ...env, activity: inlineActivitySource(env, { now, ...(options.signal ? { signal: options.signal } : {}) }) };
   options.onStart?.(targets);
 
   const counts = emptyCounts();
@@ -148,14 +152,14 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const outcomes = await runPool(
     targets,
     async (target, signal) => {
-      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`), previous: previousResult(options.store, target) } : {}) });
+      const result = await scanTarget(scanEnv, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`), previous: previousResult(options.store, target) } : {}) });
       counts[result.status]++;
       cells.add({ subscriptionId: target.subscriptionId, kind: target.kind, status: result.status, failingRuleIds: failingRuleIds(result) });
       if (options.store) {
         await options.store.saveResult(toStoredResult(result, startedAt.toISOString())).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "results-store", "results store"))}`));
       }
       // Events are built (and checked for secrets) only when there is somewhere to send them.
-      if (options.events) await publish(options.events, eventsForResult(result, { source, now: now() }));
+      if (options.events) await publish(options.events, eventsForResult(result, { source, now: now(), activity: { baseline } }));
       options.onResult?.(result);
       return result;
     },

@@ -11,6 +11,7 @@ import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
 import { startBudget } from "./budget.js";
 import { redactDeep } from "../core/redaction.js";
+import { auditRoutes } from "../core/activity/classify.js";
 import type { TargetLock } from "./lease.js";
 import { createHash } from "node:crypto";
 
@@ -98,7 +99,8 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
     const observation = await observeTarget(env, target, { now: startedAt, budget });
     const findings = evaluate(env.baseline, observation, startedAt);
     const { actions, blocked } = planTarget(env.baseline, observation, findings);
-    if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
+    if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window, ...(observation.activity.value.events.length ? { activity: observation.activity.value.events } : {}) });
+    if (observation.diagnosticSettings.ok) Object.assign(base, { routes: auditRoutes(observation.diagnosticSettings.value) });
     if (blocked.length) Object.assign(base, { blocked });
     if (mode !== "enforce" || !actions.length) {
       const { status, reason } = statusOf(findings, false);

@@ -15,6 +15,7 @@ import { discoverTargets } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import { enqueueScan } from "../../src/scan/fan-out.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
@@ -72,6 +73,7 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Forged"),
   };
   useHostServices(async () => services);
   all = (await discoverTargets({ ...env, baseline: { ...env.baseline, scope: { ...env.baseline.scope, excludeTags: {} } } })).targets;

@@ -13,12 +13,13 @@ import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
-import { complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
+import { activitySweep, complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
 
 // @azure/functions is a CommonJS bundle whose classes ESM cannot see as named exports.
 const { HttpRequest, InvocationContext } = functions;
@@ -51,6 +52,7 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Fn"),
   };
   useHostServices(async () => services);
 });
@@ -102,6 +104,14 @@ describe("timer fan-out and queue worker", () => {
     assert.ok(published.some((e) => e.type === "com.auditguard.remediation.applied"));
     const latest = await services.store.listLatest();
     assert.equal(latest.length, handled);
+  });
+
+  it("the workers record where each target's audit records land, and the activity sweep reads each workspace once", async () => {
+    const routes = [];
+    for await (const r of services.activity.routes()) routes.push(r);
+    assert.ok(routes.length >= 4, "a route per scanned target");
+    await activitySweep({ isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } }, context("activitySweep"));
+    assert.ok(logs.some((l) => /activity sweep \S+: \d+ workspaces?, \d+ quer(y|ies), \d+ events?/.test(l)), logs.join("\n"));
   });
 
   it("a malformed message goes to the poison queue at once and changes nothing", async () => {

@@ -15,6 +15,7 @@ import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { discoverTargets } from "../../src/scan/run-scan.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
@@ -57,6 +58,7 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Retry"),
   };
   useHostServices(async () => services);
   const { targets } = await discoverTargets(env);

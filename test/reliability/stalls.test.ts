@@ -10,6 +10,7 @@ import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { discoverTargets, runScan } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
+import { inlineActivitySource } from "../../src/scan/activity-sweep.js";
 import { invocationBudget } from "../../src/host/services.js";
 import { parseFunctionTimeout } from "../../src/host/settings.js";
 import { APPLOCK_RESOURCE } from "../../src/azure/sql-audit.js";
@@ -35,7 +36,8 @@ before(async () => {
   generated.fleet.faults = {
     stallAfterLogin: [{ name: stalledMi, answeredRequests: 1 }],
     stallAfterHeaders: [
-      { service: "logAnalytics", path: `/${laServer}/query$` },
+      // Every read of the security workspace's audit tables stalls.
+      { service: "logAnalytics", path: "/workspaces/law-security/query$" },
       { service: "arm", path: `/${armServer}/databases/master/providers/microsoft\\.insights/diagnosticSettings$` },
     ],
   };
@@ -61,9 +63,11 @@ async function environment(options: { targetTimeoutSeconds: number; mode?: "plan
 describe("a stalled call ends the target with a Timeout that names it", { timeout: 120_000 }, () => {
   it("a Log Analytics answer that never finishes (LogsQueryClient ignores abort signals)", async () => {
     const { env, target } = await environment({ targetTimeoutSeconds: 2 });
-    const result = await scanTarget(env, target(laServer), { scanId: "stall-la" });
+    // The run's own read of the workspace (as the CLI makes one) stalls; the target says which call and why.
+    const result = await scanTarget({ ...env, activity: inlineActivitySource(env) }, target(laServer), { scanId: "stall-la" });
     assert.equal(result.status, "error");
-    assert.match(result.reason ?? "", /could not read audit activity from Log Analytics: Timeout: querying audit activity \(Log Analytics\) did not answer within the target's budget of 2 s/);
+    // The workspace read and the target share the same budget length: whichever gives up first names itself.
+    assert.match(result.reason ?? "", /could not read audit activity from Log Analytics: (ActivityNotRead: workspace \S+law-security could not be read: )?Timeout: (querying workspace \S+ for audit records|reading its audit activity) \(Log Analytics.*\) did not answer within the target's budget of 2 s/);
   });
 
   it("an ARM answer that stalls after its headers", async () => {

@@ -73,6 +73,7 @@ describe("a results store outage", () => {
       eventSource: "urn:auditguard:test",
       retentionDays: 90,
       invocationBudgetMs: 60_000,
+      activity: undefined as never,
     }));
     const logs: string[] = [];
     const context = new functions.InvocationContext({ functionName: "scanWorker", triggerMetadata: { dequeueCount: 1 }, logHandler: (_l, ...a) => logs.push(a.join(" ")) });

@@ -17,6 +17,7 @@ import { runScan, toTarget } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import { startBudget } from "../../src/scan/budget.js";
 import type { Budget } from "../../src/scan/budget.js";
+import { inlineActivitySource } from "../../src/scan/activity-sweep.js";
 import { readManagedInstanceSql } from "../../src/scan/observe.js";
 import { SqlAuditConnection, SqlStatementError } from "../../src/azure/sql-audit.js";
 import { JsonQueue } from "../../src/azure/queues.js";
@@ -227,7 +228,8 @@ describe("two scanners remediating one instance at once", () => {
 describe("names that could inject T-SQL", () => {
   it("an oddly named audit created by someone else is neither touched nor able to break out of quoting", async () => {
     await asDba("mi-compliant", (pool) => pool.request().batch("CREATE SERVER AUDIT [x]]; DROP SERVER AUDIT [auditguard]] --] TO EXTERNAL_MONITOR;"));
-    const result = await scanTarget(env, targets.get("mi-compliant")!, { scanId: "inject" });
+    // The run's own activity read (as the CLI makes one), so the audit change shows too.
+    const result = await scanTarget({ ...env, activity: inlineActivitySource(env) }, targets.get("mi-compliant")!, { scanId: "inject" });
     assert.deepEqual(result.plan, [], "nothing to change on the instance");
     // Creating an audit is itself an audit change by someone else: reported as such.
     assert.deepEqual(result.findings.filter((f) => f.status === "fail").map((f) => f.ruleId), ["activity.audit-tampering"]);

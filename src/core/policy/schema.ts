@@ -149,10 +149,15 @@ export const baselineSchema = z
     synapseWorkspace: serverAuditing.prefault({}),
     activity: z
       .object({
+        // How long a suspicious record keeps its rule failing in reports, and how far back a first sweep (or a CLI run)
+        // reads; the Functions app's sweep then reads on from its watermark, whatever the look-back.
         lookback: duration.default("PT1H15M"),
         allowedBackupStorageAccounts: z.array(z.string().regex(/^[a-z0-9]{3,24}$/, { message: "a storage account name: 3-24 lower-case letters and digits" })).default([]),
         scannerPrincipals: z.array(z.string().min(1)).default([]),
         silenceHours: z.number().positive().optional(),
+        // How old the activity sweep's last read of a workspace may be before the drift scan calls its verdicts stale
+        // ("could not decide") rather than trusting them; a few sweep periods.
+        maxVerdictAgeMinutes: z.number().positive().max(24 * 60).default(30),
       })
       .strict()
       .prefault({}),

@@ -10,11 +10,13 @@ import { fail, notApplicable, pass, unknown } from "./rule.js";
 export const AUDIT_CATEGORY = "SQLSecurityAuditEvents";
 const COVERING_GROUPS = new Set(["audit", "alllogs"]);
 
+/** Whether a setting sends the audit category (or a group that covers it: audit, allLogs) anywhere. */
+export function sendsAuditRecords(setting: ObservedDiagnosticSetting): boolean {
+  return setting.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || (l.categoryGroup !== undefined && COVERING_GROUPS.has(l.categoryGroup.toLowerCase()))));
+}
+
 export function sendsAuditTo(setting: ObservedDiagnosticSetting, workspaceId: string): boolean {
-  return (
-    setting.workspaceId?.toLowerCase() === workspaceId.toLowerCase() &&
-    setting.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || (l.categoryGroup !== undefined && COVERING_GROUPS.has(l.categoryGroup.toLowerCase()))))
-  );
+  return setting.workspaceId?.toLowerCase() === workspaceId.toLowerCase() && sendsAuditRecords(setting);
 }
 
 export function desiredDiagnosticSetting(baseline: Baseline, kind: TargetKind) {
@@ -47,7 +49,7 @@ function diagnosticRule(kind: TargetKind): Rule {
       const settings = observation.diagnosticSettings.value;
       const good = settings.filter((s) => sendsAuditTo(s, desired.workspaceId));
       if (good.length) return pass(`setting ${good.map((s) => s.name).join(", ")} sends ${AUDIT_CATEGORY} to the workspace`);
-      const toElsewhere = settings.filter((s) => s.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || COVERING_GROUPS.has((l.categoryGroup ?? "").toLowerCase()))));
+      const toElsewhere = settings.filter(sendsAuditRecords);
       if (toElsewhere.length) {
         return fail(`${AUDIT_CATEGORY} goes to ${toElsewhere.map((s) => s.workspaceId ?? s.storageAccountId ?? s.eventHubName ?? "another destination").join(", ")}, not the designated workspace`, {
           settings: settings.map((s) => s.name),
