@@ -75,6 +75,8 @@ export interface ScanRunOptions {
   eventSource?: string;
   onStart?: (targets: Target[]) => void;
   onResult?: (result: TargetResult) => void;
+  /** Keep every result in the summary (default). The CLI keeps them on disk instead, through onResult. */
+  keepResults?: boolean;
 }
 
 export interface ScanRunSummary {
@@ -161,7 +163,8 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
       // Events are built (and checked for secrets) only when there is somewhere to send them.
       if (options.events) await publish(options.events, eventsForResult(result, { source, now: now(), activity: { baseline } }));
       options.onResult?.(result);
-      return result;
+      // Without keepResults the pool holds no result either: the caller has it through onResult.
+      return options.keepResults === false ? undefined : result;
     },
     { concurrency: options.concurrency ?? baseline.scan.concurrency, deadline, ...(options.signal ? { signal: options.signal } : {}) },
   );
@@ -170,7 +173,9 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const notScanned: ScanRunSummary["notScanned"] = [];
   outcomes.forEach((outcome, i) => {
     const target = targets[i]!;
-    if (outcome.status === "fulfilled") results.push(outcome.value);
+    if (outcome.status === "fulfilled") {
+      if (outcome.value) results.push(outcome.value);
+    }
     else if (outcome.status === "not-started") notScanned.push({ target, reason: outcome.reason === "deadline" ? "not scanned: the scan deadline was reached" : "not scanned: the scan was cancelled" });
     else notScanned.push({ target, reason: `scan failed: ${formatReason(describeError(outcome.reason, "inventory", target.id))}` });
   });

@@ -1,4 +1,5 @@
 import type { Finding, TargetResult, TargetKind, TargetStatus } from "../domain.js";
+import type { SummaryCell } from "../summary-cells.js";
 import { describeChange, TARGET_KINDS } from "../domain.js";
 import { RULES, ruleById } from "../rules/registry.js";
 import { redact, redactDeep } from "../redaction.js";
@@ -123,15 +124,24 @@ export function toReportTarget(raw: TargetResult): ReportTarget {
 
 /** Counts by status and kind, and the newest scan time, of the results a report covers. */
 export function summarize(results: Iterable<Pick<TargetResult, "status" | "finishedAt"> & { target: { kind: TargetKind } }>): ReportSummary {
+  const cells: Array<Pick<SummaryCell, "kind" | "status" | "targets">> = [];
+  let lastScanAt: string | undefined;
+  for (const r of results) {
+    cells.push({ kind: r.target.kind, status: r.status, targets: 1 });
+    if (!lastScanAt || r.finishedAt > lastScanAt) lastScanAt = r.finishedAt;
+  }
+  return summaryFromCells(cells, lastScanAt);
+}
+
+/** The report's summary from a scan's summary cells (already filtered): the same numbers, without reading a result. */
+export function summaryFromCells(cells: ReadonlyArray<Pick<SummaryCell, "kind" | "status" | "targets">>, lastScanAt?: string): ReportSummary {
   const byStatus = emptyStatusCounts();
   const byKind = Object.fromEntries(TARGET_KINDS.map((k) => [k, emptyStatusCounts()])) as Record<TargetKind, StatusCounts>;
   let targets = 0;
-  let lastScanAt: string | undefined;
-  for (const r of results) {
-    targets++;
-    byStatus[r.status]++;
-    byKind[r.target.kind][r.status]++;
-    if (!lastScanAt || r.finishedAt > lastScanAt) lastScanAt = r.finishedAt;
+  for (const c of cells) {
+    targets += c.targets;
+    byStatus[c.status] += c.targets;
+    byKind[c.kind][c.status] += c.targets;
   }
   const good = byStatus.compliant + byStatus.remediated + byStatus.exempt;
   return { targets, complianceRatio: targets ? good / targets : 1, byStatus, byKind, ...(lastScanAt ? { lastScanAt } : {}) };

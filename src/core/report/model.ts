@@ -121,6 +121,20 @@ export const complianceReportSchema = z
         .strict(),
     ),
     rules: z.array(reportRuleSchema),
+    /** The scan the report shows (the latest closed one unless asked for another). */
+    scan: z
+      .object({
+        scanId: z.string(),
+        startedAt: z.string().datetime(),
+        finishedAt: z.string().datetime().optional(),
+        complete: z.boolean(),
+        notScanned: z.number().int().nonnegative().optional(),
+        problem: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** A page of the targets: the summary covers all of them; `next` fetches the following page. */
+    page: z.object({ size: z.number().int().positive(), next: z.string().optional() }).strict().optional(),
     /** Last, so a renderer can stream it: everything above is known before the first target is read. */
     targets: z.array(reportTargetSchema),
   })
