@@ -724,20 +724,28 @@ export class ResultsStore {
 
   // ---- retention ---------------------------------------------------------------------------------------------
 
-  /** Deletes everything of scans that started before `before` (runs, progress, counters, summaries, results). */
+  /**
+   * Deletes everything of scans that started before `before` (runs, progress, counters, summaries with their
+   * overflow rows, results), except the scan the report points at: an app that was stopped for longer than the
+   * retention keeps answering with its last closed scan rather than with nothing. The run row goes last, so a
+   * prune cut short is finished by the next one.
+   */
   async pruneScans(before: Date, limit = 5): Promise<string[]> {
     return this.op("prune old scans", async () => {
       const pruned: string[] = [];
+      const keep = await this.latestClosedScan();
       const oldest = this.runs
         .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${"run"} and RowKey gt ${invertedTimeKey(before)}` } })
-        .byPage({ maxPageSize: limit });
+        .byPage({ maxPageSize: limit + 1 });
       for await (const page of oldest) {
         for (const run of page) {
           const scanId = String(run.scanId);
+          if (scanId === keep) continue;
           await this.deletePartition(this.results, toTableKey(scanId));
           await this.deletePartition(this.runs, progressPartition(scanId));
           await this.deletePartition(this.runs, counterPartition(scanId));
-          for (const [pk, rk] of [["summary", toTableKey(scanId)], ["close", toTableKey(scanId)], ["runid", toTableKey(scanId)], ["run", String(run.rowKey)]] as const) {
+          const summaryRows = await this.summaryRowKeys(scanId);
+          for (const [pk, rk] of [...summaryRows.map((rk) => ["summary", rk] as const), ["close", toTableKey(scanId)], ["runid", toTableKey(scanId)], ["run", String(run.rowKey)]] as const) {
             await this.runs.deleteEntity(pk, rk).catch((error: unknown) => {
               if (!isNotFound(error)) throw error;
             });
@@ -749,6 +757,19 @@ export class ResultsStore {
       }
       return pruned;
     });
+  }
+
+  /** The summary's head row and its overflow rows, the head last (it says how many there are). */
+  private async summaryRowKeys(scanId: string): Promise<string[]> {
+    const rowKey = toTableKey(scanId);
+    try {
+      const head = await this.runs.getEntity<Record<string, unknown>>("summary", rowKey, { queryOptions: { select: ["payloadEntities"] } });
+      const parts = Number(head.payloadEntities ?? 1);
+      return [...Array.from({ length: Math.max(0, parts - 1) }, (_, i) => `${rowKey}~${i + 1}`), rowKey];
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 
   private async deletePartition(table: TableClient, partitionKey: string): Promise<void> {
