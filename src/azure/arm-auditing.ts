@@ -1,12 +1,11 @@
 import type { DiagnosticSettingsResource } from "@azure/arm-monitor";
-import type { ObservedDiagnosticSetting } from "../core/domain.js";
+import type { AuditingPolicy, ObservedDiagnosticSetting, PolicyKind } from "../core/domain.js";
 import type { AzureClients } from "./clients.js";
 
 /**
  * Reads and writes the ARM side of auditing: server auditing policies of SQL logical servers and of Synapse
  * workspaces' managed SQL server (both long-running PUTs), and diagnostic settings on any resource.
  */
-export type PolicyKind = "sql-server" | "synapse-workspace";
 export type PolicyName = "auditingSettings" | "extendedAuditingSettings";
 
 export interface PolicyTarget {
@@ -16,8 +15,6 @@ export interface PolicyTarget {
   name: string;
 }
 
-/** The policy as ARM returns it, properties flattened as the SDKs do, unknown fields kept. */
-export type AuditingPolicy = Record<string, unknown>;
 
 const LRO_POLL_MS = 1_000;
 

@@ -1,4 +1,5 @@
 import type { AzureClients } from "./clients.js";
+import type { TargetKind } from "../core/domain.js";
 import { redact } from "../core/redaction.js";
 import { InventoryError } from "./errors.js";
 
@@ -8,11 +9,9 @@ import { InventoryError } from "./errors.js";
  * subscription list APIs of the three resource providers are used instead. Paging follows $skipToken to the end:
  * `resultTruncated` is not the signal (DESIGN.md, lessons).
  */
-export type DiscoveredKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
-
 export interface DiscoveredResource {
   id: string;
-  kind: DiscoveredKind;
+  kind: TargetKind;
   name: string;
   subscriptionId: string;
   resourceGroup: string;
@@ -30,7 +29,7 @@ export interface InventoryResult {
   unreadable: string[];
 }
 
-export const TYPE_TO_KIND: Record<string, DiscoveredKind> = {
+export const TYPE_TO_KIND: Record<string, TargetKind> = {
   "microsoft.sql/managedinstances": "sql-managed-instance",
   "microsoft.sql/servers": "sql-server",
   "microsoft.synapse/workspaces": "synapse-workspace",
@@ -59,7 +58,7 @@ export function parseResourceId(id: string): { subscriptionId: string; resourceG
  * A top-level resource id of a kind AuditGuard scans, taken apart strictly (names as ARM allows them), or undefined:
  * `/subscriptions/{guid}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`.
  */
-export function parseTargetId(id: string): { subscriptionId: string; resourceGroup: string; type: string; kind: DiscoveredKind; name: string } | undefined {
+export function parseTargetId(id: string): { subscriptionId: string; resourceGroup: string; type: string; kind: TargetKind; name: string } | undefined {
   const match = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w._()]{1,90})\/providers\/([A-Za-z.]+\/[A-Za-z]+)\/([A-Za-z0-9][A-Za-z0-9-]{0,127})$/i.exec(id);
   if (!match) return undefined;
   const type = match[3]!.toLowerCase();
@@ -122,7 +121,7 @@ async function fromResourceGraph(clients: AzureClients, subscriptions: readonly 
 
 type Listed = { id?: string; name?: string; location?: string; tags?: Record<string, string> } & Record<string, unknown>;
 
-function fromListed(kind: DiscoveredKind, item: Listed): DiscoveredResource {
+function fromListed(kind: TargetKind, item: Listed): DiscoveredResource {
   const id = String(item.id);
   const { subscriptionId, resourceGroup } = parseResourceId(id);
   const { id: _id, name, location, tags, type: _type, ...properties } = item;

@@ -100,7 +100,10 @@ export interface ObservedDiagnosticSetting {
   metrics?: Array<{ category?: string; enabled: boolean }>;
 }
 
-/** A server auditing policy as ARM returns it; fields AuditGuard does not govern are kept as they are. */
+/** The kinds whose auditing is an ARM server auditing policy (SQL logical servers, Synapse workspaces' managed SQL server). */
+export type PolicyKind = Exclude<TargetKind, "sql-managed-instance">;
+
+/** A server auditing policy as ARM returns it (properties flattened as the SDKs do); fields AuditGuard does not govern are kept as they are. */
 export interface AuditingPolicy {
   state?: string;
   isAzureMonitorTargetEnabled?: boolean;
@@ -204,7 +207,15 @@ export type RemediationAction =
       body: Omit<ObservedDiagnosticSetting, "name">;
     };
 
-export type TargetStatus = "compliant" | "remediated" | "noncompliant" | "exempt" | "error";
+/** A target's status after a scan, in the order counts are kept and written (stored runs, events, reports). */
+export const TARGET_STATUSES = ["compliant", "remediated", "noncompliant", "exempt", "error"] as const;
+export type TargetStatus = (typeof TARGET_STATUSES)[number];
+export type StatusCounts = Record<TargetStatus, number>;
+
+/** Every status at zero, in TARGET_STATUSES order (the key order JSON keeps). */
+export function emptyCounts(): StatusCounts {
+  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
+}
 
 /** A fix the planner will not make, and why: a conflict with an object the baseline does not own, a switch of storage authentication it was not told to make, a fix that did not converge. */
 export interface BlockedChange {

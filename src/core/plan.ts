@@ -7,6 +7,7 @@ import { ruleById } from "./rules/registry.js";
 import { desiredTarget, isView, managedInstanceView, missingGroups, targetMatches } from "./rules/managed-instance-state.js";
 import { AUDIT_CATEGORY, desiredDiagnosticSetting, sendsAuditTo } from "./rules/diagnostic-settings.js";
 import { desiredAuditing, missingActionGroups } from "./rules/server-auditing.js";
+import { sameAzureName, sameSqlName } from "./names.js";
 
 /**
  * Turns failing findings into the exact changes that fix them. Pure. Managed Instance statements come in the
@@ -32,7 +33,6 @@ function tsql(operation: SqlOperation, ruleIds: string[], description: string): 
   return { kind: "tsql", ruleIds, description, operation, statement: renderStatement(operation) };
 }
 
-const sameName = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: "accent" }) === 0;
 const sameOnFailure = (observed: string, want: string) => observed.replace(/ /g, "_").toUpperCase() === want;
 
 function planManagedInstance(baseline: Baseline, observation: Observation, findings: readonly Finding[]): TargetPlan {
@@ -51,7 +51,7 @@ function planManagedInstance(baseline: Baseline, observation: Observation, findi
 
   // The specification first, on paper: a conflict over its name blocks the specification's rules, not the audit's.
   const bound = audit ? view.boundSpecifications : [];
-  const ours = bound.find((s) => sameName(s.name, specName));
+  const ours = bound.find((s) => sameSqlName(s.name, specName));
   const specRules = ["mi.specification.exists", "mi.specification.groups", "mi.specification.enabled"].filter(has);
   const named = view.namedSpecification;
   const namedBoundElsewhere = !ours && named !== undefined && named.auditGuid !== null && view.sql.audits.some((a) => a.auditGuid === named.auditGuid && (!audit || a.auditGuid !== audit.auditGuid));
@@ -177,7 +177,7 @@ function planDiagnosticSetting(baseline: Baseline, observation: Observation, fin
   if (!ruleIds.length || !desired || !observation.diagnosticSettings.ok) return [];
   const settings = observation.diagnosticSettings.value;
   if (settings.some((s) => sendsAuditTo(s, desired.workspaceId))) return [];
-  const existing = settings.find((s) => s.name.toLowerCase() === desired.name.toLowerCase());
+  const existing = settings.find((s) => sameAzureName(s.name, desired.name));
   // Our own setting is updated in place, keeping its other logs and metrics; otherwise a new one is created.
   const base: Omit<ObservedDiagnosticSetting, "name"> = existing
     ? ({ ...Object.fromEntries(Object.entries(existing).filter(([k]) => k !== "name")), logs: existing.logs.filter((l) => l.category !== AUDIT_CATEGORY) } as Omit<ObservedDiagnosticSetting, "name">)

@@ -20,6 +20,7 @@ import { durationMs } from "./environment.js";
 import { startBudget } from "./budget.js";
 import { describeError, formatReason } from "./errors.js";
 import { runPool } from "./pool.js";
+import { sameAzureName } from "../core/names.js";
 
 /**
  * The activity sweep: each Log Analytics workspace the targets send their audit records to is read once per sweep
@@ -345,7 +346,7 @@ export async function runActivitySweep(services: SweepServices, options: { sweep
           const newest = await activity.getNewest(workspaceId);
           for (const [t, time] of read.newest) if (!newest[t] || newest[t]! < time) newest[t] = time;
           await activity.saveNewest(workspaceId, newest);
-          const routed = routes.filter((r) => r.routes.some((x) => x.workspaceId.toLowerCase() === workspaceId.toLowerCase()));
+          const routed = routes.filter((r) => r.routes.some((x) => sameAzureName(x.workspaceId, workspaceId)));
           const nowSilent = new Set(routed.filter((r) => at.getTime() - Date.parse(newest[r.targetId.toLowerCase()] ?? since) > silenceMs).map((r) => r.targetId.toLowerCase()));
           for (const r of routed) {
             const key = r.targetId.toLowerCase();

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { buildEvent } from "../core/events/build.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import { inScope, lowestMode, modeFor } from "../core/scope.js";
@@ -11,7 +12,7 @@ import type { ActivityStore } from "../azure/activity-store.js";
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
 import type { ScanEnvironment } from "./environment.js";
-import { discoverTargets, emptyCounts, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
+import { discoverTargets, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
 import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import { describeError, formatReason } from "./errors.js";

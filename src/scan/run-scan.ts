@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { StatusCounts, Target, TargetResult } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { inScope, modeFor } from "../core/scope.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import type { CloudEvent } from "../core/events/catalog.js";
@@ -89,7 +90,7 @@ export interface ScanRunSummary {
   inventory: { source: string; fallbackReason?: string; unreadable: string[]; discovered: number; inScope: number };
   results: TargetResult[];
   notScanned: Array<{ target: Target; reason: string }>;
-  counts: Record<TargetStatus, number>;
+  counts: StatusCounts;
   /** Events that could not be published or results that could not be stored, with the reason. */
   deliveryErrors: string[];
 }
@@ -116,10 +117,6 @@ export function toStoredResult(raw: TargetResult, scanStartedAt: string): Stored
     failingRuleIds: failing,
     detail: result,
   };
-}
-
-export function emptyCounts(): Record<TargetStatus, number> {
-  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
 }
 
 export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Promise<ScanRunSummary> {

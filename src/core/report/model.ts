@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { activityEvidenceSchema } from "../activity-evidence.js";
+import { TARGET_STATUSES } from "../domain.js";
 
 /**
  * The compliance report: one data model, rendered to JSON, HTML, CSV, SARIF and Markdown with the same content.
@@ -9,7 +10,7 @@ import { activityEvidenceSchema } from "../activity-evidence.js";
 export const REPORT_SCHEMA_VERSION = "1.1";
 
 const targetKind = z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]);
-const targetStatus = z.enum(["compliant", "remediated", "noncompliant", "exempt", "error"]);
+const targetStatus = z.enum(TARGET_STATUSES);
 const severity = z.enum(["critical", "high", "medium", "low", "info"]);
 
 export const reportRuleSchema = z

@@ -2,6 +2,7 @@ import type { ObservedDiagnosticSetting, TargetKind } from "../domain.js";
 import type { Baseline } from "../policy/schema.js";
 import type { Rule } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
+import { sameAzureName } from "../names.js";
 
 /**
  * Does any diagnostic setting send SQLSecurityAuditEvents to the designated workspace? Any setting that does is
@@ -16,7 +17,7 @@ export function sendsAuditRecords(setting: ObservedDiagnosticSetting): boolean {
 }
 
 export function sendsAuditTo(setting: ObservedDiagnosticSetting, workspaceId: string): boolean {
-  return setting.workspaceId?.toLowerCase() === workspaceId.toLowerCase() && sendsAuditRecords(setting);
+  return setting.workspaceId !== undefined && sameAzureName(setting.workspaceId, workspaceId) && sendsAuditRecords(setting);
 }
 
 export function desiredDiagnosticSetting(baseline: Baseline, kind: TargetKind) {

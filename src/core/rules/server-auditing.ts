@@ -1,11 +1,10 @@
-import type { AuditingPolicy, Observation } from "../domain.js";
+import type { AuditingPolicy, Observation, PolicyKind } from "../domain.js";
 import type { Baseline } from "../policy/schema.js";
 import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
 import { filterAllowed } from "../sql-text/predicate.js";
 
 /** Auditing policy rules for SQL logical servers and Synapse workspaces' managed SQL server (same ARM model). */
-type PolicyKind = "sql-server" | "synapse-workspace";
 
 export function desiredAuditing(baseline: Baseline, kind: PolicyKind) {
   return kind === "sql-server" ? baseline.sqlServer.auditing : baseline.synapseWorkspace.auditing;
