@@ -2,8 +2,8 @@
  * The domain model: what AuditGuard scans (targets), what it sees (observations), what it concludes (findings)
  * and what it would change (remediation actions). Plain data only, so evaluate and plan stay pure functions.
  */
+/** The kinds AuditGuard scans; each is a module in src/kinds/<kind>/ registered in src/kinds/registry.ts. */
 export type TargetKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
-export const TARGET_KINDS: readonly TargetKind[] = ["sql-managed-instance", "sql-server", "synapse-workspace"];
 
 export interface Target {
   /** ARM resource id, as ARM spells it. */
@@ -99,9 +99,6 @@ export interface ObservedDiagnosticSetting {
   logs: DiagnosticSettingLog[];
   metrics?: Array<{ category?: string; enabled: boolean }>;
 }
-
-/** The kinds whose auditing is an ARM server auditing policy (SQL logical servers, Synapse workspaces' managed SQL server). */
-export type PolicyKind = Exclude<TargetKind, "sql-managed-instance">;
 
 /** A server auditing policy as ARM returns it (properties flattened as the SDKs do); fields AuditGuard does not govern are kept as they are. */
 export interface AuditingPolicy {
@@ -268,9 +265,4 @@ export function describeChange(action: RemediationAction): string {
     case "diagnostic-setting-put":
       return `PUT ${action.resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${action.name}\n${JSON.stringify({ properties: action.body }, null, 2)}`;
   }
-}
-
-/** The resource diagnostic settings for server-level audit live on: a SQL server's master database. */
-export function diagnosticResourceUri(target: Target): string {
-  return target.kind === "sql-server" ? `${target.id}/databases/master` : target.id;
 }

@@ -1,6 +1,7 @@
 import type { Baseline, Mode } from "./policy/schema.js";
 import type { Target, TargetKind } from "./domain.js";
 import { sameAzureName } from "./names.js";
+import { kindOf } from "../kinds/registry.js";
 
 /** Which targets the baseline covers, which it exempts, and what it may do to each kind. */
 export function inScope(baseline: Baseline, target: Target): boolean {
@@ -18,8 +19,7 @@ export function inScope(baseline: Baseline, target: Target): boolean {
 }
 
 export function modeFor(baseline: Baseline, kind: TargetKind): Mode {
-  const key = kind === "sql-managed-instance" ? "sqlManagedInstance" : kind === "sql-server" ? "sqlServer" : "synapseWorkspace";
-  return baseline.modes[key] ?? baseline.mode;
+  return baseline.modes[kindOf(kind).modeKey] ?? baseline.mode;
 }
 
 const MODE_ORDER: Record<Mode, number> = { off: 0, plan: 1, enforce: 2 };

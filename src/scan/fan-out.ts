@@ -11,6 +11,7 @@ import type { Progress, ResultsStore, ScanRun } from "../azure/results-store.js"
 import type { ActivityStore } from "../azure/activity-store.js";
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { ScanEnvironment } from "./environment.js";
 import { discoverTargets, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
 import { scanTarget } from "./scan-target.js";
@@ -171,7 +172,7 @@ export async function processScanRequest(services: FanOutServices, request: Scan
   const resolveBudget = startBudget(env.baseline.scan.targetTimeoutSeconds, options.signal);
   let target: Target | undefined;
   try {
-    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, request.targetId, signal));
+    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, KIND_ADAPTERS, request.targetId, signal));
     target = resource ? toTarget(resource) : undefined;
   } catch (error) {
     const d = describeError(error, "resolve-target", request.targetId, resolveBudget.signal);

@@ -6,6 +6,7 @@ import { EVENT_TYPES } from "../core/events/catalog.js";
 import type { CloudEvent } from "../core/events/catalog.js";
 import { buildEvent } from "../core/events/build.js";
 import { discoverResources } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { DiscoveredResource } from "../azure/inventory.js";
 import type { ResultsStore, StoredResult } from "../azure/results-store.js";
 import type { JsonQueue } from "../azure/queues.js";
@@ -44,6 +45,7 @@ export function toTarget(resource: DiscoveredResource): Target {
 export async function discoverTargets(env: ScanEnvironment, options: { mode?: "off" | "plan" | "enforce"; signal?: AbortSignal } = {}) {
   const baseline = env.baseline;
   const inventory = await discoverResources(env.clients, {
+    readers: KIND_ADAPTERS,
     subscriptions: baseline.scope.subscriptions,
     useResourceGraph: baseline.endpoints.useResourceGraph,
     ...(options.signal ? { signal: options.signal } : {}),

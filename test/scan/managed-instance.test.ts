@@ -18,7 +18,7 @@ import { scanTarget } from "../../src/scan/scan-target.js";
 import { startBudget } from "../../src/scan/budget.js";
 import type { Budget } from "../../src/scan/budget.js";
 import { inlineActivitySource } from "../../src/scan/activity-sweep.js";
-import { readManagedInstanceSql } from "../../src/scan/observe.js";
+import { readManagedInstanceSql } from "../../src/kinds/sql-managed-instance/adapter.js";
 import { SqlAuditConnection, SqlStatementError } from "../../src/azure/sql-audit.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";

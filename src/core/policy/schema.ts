@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ACTION_GROUP_NAMES, IDENTIFIER_RULE, isValidIdentifier, SERVER_AUDITING_ACTION_GROUPS } from "../sql-text/identifiers.js";
 import { canonicalPredicate, InvalidPredicateError } from "../sql-text/predicate.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 
 /**
  * The baseline: policy as code. One YAML or JSON file says what AuditGuard looks at (scope), what "audited"
@@ -131,7 +132,7 @@ export const baselineSchema = z
       .object({
         subscriptions: z.array(z.string().regex(GUID, { message: "must be a subscription GUID" })).default([]),
         resourceGroups: z.array(z.string().min(1)).default([]),
-        kinds: z.array(z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"])).default(["sql-managed-instance", "sql-server", "synapse-workspace"]),
+        kinds: z.array(z.enum(KIND_IDS)).default([...KIND_IDS]),
         includeTags: tagMap.default({}),
         excludeTags: tagMap.default({}),
       })

@@ -1,6 +1,7 @@
 import type { Finding, TargetResult, TargetKind, TargetStatus } from "../domain.js";
 import type { SummaryCell } from "../summary-cells.js";
-import { describeChange, emptyCounts, TARGET_KINDS } from "../domain.js";
+import { describeChange, emptyCounts } from "../domain.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 import { RULES, ruleById } from "../rules/registry.js";
 import { redact, redactDeep } from "../redaction.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
@@ -135,7 +136,7 @@ export function summarize(results: Iterable<Pick<TargetResult, "status" | "finis
 /** The report's summary from a scan's summary cells (already filtered): the same numbers, without reading a result. */
 export function summaryFromCells(cells: ReadonlyArray<Pick<SummaryCell, "kind" | "status" | "targets">>, lastScanAt?: string): ReportSummary {
   const byStatus = emptyCounts();
-  const byKind = Object.fromEntries(TARGET_KINDS.map((k) => [k, emptyCounts()])) as Record<TargetKind, StatusCounts>;
+  const byKind = Object.fromEntries(KIND_IDS.map((k) => [k, emptyCounts()])) as Record<TargetKind, StatusCounts>;
   let targets = 0;
   for (const c of cells) {
     targets += c.targets;

@@ -1,8 +1,9 @@
-import type { Baseline } from "../policy/schema.js";
-import type { AuditTarget, ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification } from "../domain.js";
-import type { RuleOutcome } from "./rule.js";
-import { notApplicable, unknown } from "./rule.js";
-import { sameAzureName, sameSqlName } from "../names.js";
+import type { Baseline } from "../../core/policy/schema.js";
+import type { AuditTarget, ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification } from "../../core/domain.js";
+import type { RuleOutcome } from "../../core/rules/rule.js";
+import { notApplicable, unknown } from "../../core/rules/rule.js";
+import { sameAzureName, sameSqlName } from "../../core/names.js";
+import { KIND } from "./id.js";
 
 /** What the MI rules and the planner both need: the desired audit and specification, found in what was observed. */
 export interface ManagedInstanceView {
@@ -15,11 +16,10 @@ export interface ManagedInstanceView {
   boundSpecifications: ObservedSpecification[];
 }
 
-
 export const MANAGED_INSTANCE_ENGINE_EDITION = 8;
 
 export function managedInstanceView(baseline: Baseline, observation: Observation): ManagedInstanceView | RuleOutcome {
-  if (observation.target.kind !== "sql-managed-instance") return notApplicable("not a Managed Instance");
+  if (observation.target.kind !== KIND) return notApplicable("not a Managed Instance");
   const sql = observation.sql;
   if (!sql) return unknown("the instance's server audits", { code: "NotObserved", message: "no T-SQL observation" });
   if (!sql.ok) return unknown("the instance's server audits", sql.error);
@@ -60,7 +60,6 @@ export function describeTarget(target: AuditTarget): string {
   if (target.kind === "URL") return `URL ${target.path ?? "(path unknown)"}${target.retentionDays === null ? " (retention not reported)" : `, retention ${target.retentionDays} days`}`;
   return target.description;
 }
-
 
 export function missingGroups(spec: ObservedSpecification, required: readonly string[]): string[] {
   const have = new Set(spec.groups.map((g) => g.toUpperCase()));
