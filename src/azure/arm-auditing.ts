@@ -78,7 +78,8 @@ export const workspaceAuditingPolicies: AuditingPolicyApi = {
   },
 };
 
-/** The SDKs put a leading slash of an ARM id into the URL as `//subscriptions` (reference/azure-sdk.md §3). */
+/** The SDKs put a leading slash of an ARM id into the URL as `//subscriptions` (@azure/arm-monitor 8 puts resourceUri in `/{+resourceUri}/...`; the REST spec
+ * examples pass it without the leading slash). */
 export function resourceUriForSdk(resourceId: string): string {
   return resourceId.replace(/^\/+/, "");
 }
@@ -122,6 +123,6 @@ export async function putDiagnosticSetting(
 ): Promise<DiagnosticSetting> {
   const saved = await clients
     .monitor(subscriptionId)
-    .diagnosticSettings.createOrUpdate(resourceUriForSdk(resourceUri), name, body as DiagnosticSettingsResource, { abortSignal: signal });
+    .diagnosticSettings.createOrUpdate(resourceUriForSdk(resourceUri), name, body, { abortSignal: signal });
   return toSetting(saved);
 }

@@ -8,7 +8,8 @@ import { InventoryError } from "./errors.js";
  * Finds every resource of a registered kind (src/kinds/registry.ts) in scope. Resource Graph answers for a thousand
  * resources a call; when it is unavailable (not registered, no access at tenant scope) each kind's per-subscription
  * list API (its ResourceReader, from its adapter) is used instead. Paging follows $skipToken to the end:
- * `resultTruncated` is not the signal (DESIGN.md, lessons).
+ * `resultTruncated` is not the signal (Azure Resource Graph documentation, concepts/paging-results: `$skipToken` is set while
+ * more records follow).
  */
 export interface DiscoveredResource {
   id: string;

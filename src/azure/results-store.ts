@@ -497,7 +497,8 @@ export class ResultsStore {
     scanId: string,
     targetId: string,
     update: { status: ProgressStatus; reason?: string; attempts?: number; kind?: TargetKind; subscriptionId?: string; failingRuleIds?: readonly string[] },
-    etag: string | "*",
+    /** The progress row's ETag, or "*" for any. */
+    etag: string,
   ): Promise<boolean> {
     return this.op("record the target's progress", async () => {
       const entity = {
@@ -532,7 +533,7 @@ export class ResultsStore {
       const first = await pages.next();
       if (first.done) return { items: [] };
       const next = encodeToken(first.value.continuationToken);
-      return { items: first.value.map(ResultsStore.toProgress), ...(next ? { continuationToken: next } : {}) };
+      return { items: first.value.map((e) => ResultsStore.toProgress(e)), ...(next ? { continuationToken: next } : {}) };
     });
   }
 

@@ -95,6 +95,6 @@ export const observationSchema = z
 
 export function parseObservation(value: unknown): { ok: true; observation: Observation } | { ok: false; problems: string[] } {
   const result = observationSchema.safeParse(value);
-  if (result.success) return { ok: true, observation: result.data as Observation };
+  if (result.success) return { ok: true, observation: result.data };
   return { ok: false, problems: result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`) };
 }

@@ -27,7 +27,7 @@ function planDiagnosticSetting(baseline: Baseline, observation: Observation, rul
   const existing = settings.find((s) => sameAzureName(s.name, desired.name));
   // Our own setting is updated in place, keeping its other logs and metrics; otherwise a new one is created.
   const base: Omit<ObservedDiagnosticSetting, "name"> = existing
-    ? ({ ...Object.fromEntries(Object.entries(existing).filter(([k]) => k !== "name")), logs: existing.logs.filter((l) => l.category !== AUDIT_CATEGORY) } as Omit<ObservedDiagnosticSetting, "name">)
+    ? ({ ...Object.fromEntries(Object.entries(existing).filter(([k]) => k !== "name")), logs: existing.logs.filter((l) => l.category !== AUDIT_CATEGORY) })
     : { logs: [] };
   const body: Omit<ObservedDiagnosticSetting, "name"> = { ...base, workspaceId: desired.workspaceId, logs: [...base.logs, { category: AUDIT_CATEGORY, enabled: true }] };
   return [

@@ -23,7 +23,7 @@ export interface PartRead<T> {
   operation: Operation;
   /** What the budget names while the call runs: "reading the server audits (T-SQL)". */
   call: string;
-  read(signal: AbortSignal): Promise<T>;
+  read: (signal: AbortSignal) => Promise<T>;
 }
 
 /** The parts a kind reads, by the Observation field they fill. */

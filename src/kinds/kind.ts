@@ -23,9 +23,9 @@ export interface KindModule<K extends TargetKind = TargetKind> {
   rulePrefix: string;
   diagnosticSetting: {
     /** The ARM id of the resource its audit's diagnostic setting is on. */
-    resourceUri(target: Target): string;
+    resourceUri: (target: Target) => string;
     /** The setting the baseline asks for, if it designates a workspace for the kind. */
-    desired(baseline: Baseline): Baseline["managedInstance"]["diagnosticSetting"];
+    desired: (baseline: Baseline) => Baseline["managedInstance"]["diagnosticSetting"];
   };
   /** Its rules, in the order the catalog lists them (the diagnostic-setting rule last). */
   rules: readonly Rule[];
@@ -33,7 +33,7 @@ export interface KindModule<K extends TargetKind = TargetKind> {
    * The fixes for its own failing rules (`failing`: the failing remediable rules of this kind, its diagnostic
    * setting's excepted, which is planned alike for every kind). Pure.
    */
-  plan(baseline: Baseline, observation: Observation, failing: readonly string[]): TargetPlan;
+  plan: (baseline: Baseline, observation: Observation, failing: readonly string[]) => TargetPlan;
   /** The ARM API version `az rest` uses to write its auditing policy, where it has one. */
   auditingPolicyApiVersion?: string;
   /** Public documents that define what the kind's rules check. */

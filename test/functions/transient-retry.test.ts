@@ -8,7 +8,6 @@ import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
@@ -37,8 +36,8 @@ const request = (target: Target) => ({ version: 2, scanId: "retry-scan", targetI
 
 before(async () => {
   const { fleet } = generateFleet({ seed: 31, subscriptions: 1, managedInstances: 2, sqlServers: 0, synapseWorkspaces: 0, driftRate: 0 });
-  const instances = (fleet as FleetInput).subscriptions!.flatMap((s) => s.resourceGroups!.flatMap((g) => g.managedInstances ?? []));
-  (fleet as FleetInput).faults = { seed: 31, hanging: [instances[0]!.name] };
+  const instances = (fleet).subscriptions.flatMap((s) => s.resourceGroups!.flatMap((g) => g.managedInstances ?? []));
+  (fleet).faults = { seed: 31, hanging: [instances[0]!.name] };
   // The second instance has no login for the scanner: a lasting failure.
   instances[1]!.sql = { logins: [{ name: "dba", password: "test-only-Pa55", permissions: ["sysadmin"] }] };
   emu = await startEmulator({ fleet });

@@ -29,7 +29,7 @@ before(async () => {
     scanner: { principalId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", clientId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", displayName: "auditguard-scanner", roleAssignments: [{ scope: `/subscriptions/${SUB}`, role: "Log Analytics Reader" }] },
     subscriptions: [{ id: SUB, displayName: "logs", resourceGroups: [{ name: "rg-logs", logAnalyticsWorkspaces: Array.from({ length: WORKSPACES }, (_, w) => ({ name: `law-${w}`, customerId: `00000000-0000-4000-8000-${String(w).padStart(12, "0")}` })) }] }],
     logAnalyticsRateLimit: { requests: 5, windowSeconds: 2 },
-  } as FleetInput;
+  };
   emu = await startEmulator({ fleet });
   azurite = await startAzurite();
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;

@@ -51,9 +51,9 @@ before(async () => {
     { name: "mi-quiet", dnsZone: "0a1b2c3d4e5f", diagnosticSettings: diag("law-sec"), sql: { logins: [scannerLogin, dba], ...auditing } },
   ] as never);
   fleet.scanner.roleAssignments = [{ scope: `/subscriptions/${SUB}`, role: "Contributor" }];
-  fleet.subscriptions![0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] } as never);
+  fleet.subscriptions[0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] });
   // A workspace in a subscription where the scanner has no role at all.
-  fleet.subscriptions!.push({ id: OTHER_SUB, displayName: "security", resourceGroups: [{ name: "rg-sec", logAnalyticsWorkspaces: [{ name: "law-locked", customerId: "5f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c" }] }] } as never);
+  fleet.subscriptions.push({ id: OTHER_SUB, displayName: "security", resourceGroups: [{ name: "rg-sec", logAnalyticsWorkspaces: [{ name: "law-locked", customerId: "5f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c" }] }] });
   fleet.faults = { ingestionDelay: { kind: "fixed", ms: INGESTION_DELAY_MS } };
   emu = await startEmulator({ fleet, now });
   azurite = await startAzurite();

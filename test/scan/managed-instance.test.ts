@@ -76,7 +76,7 @@ function fleet(): FleetInput {
     ],
     // Audit rows are visible to the next scan at once (the emulator's default ingestion delay is a few seconds).
     faults: { ingestionDelay: { kind: "fixed", ms: 0 } },
-  } as FleetInput;
+  };
 }
 
 const budgets: Budget[] = [];

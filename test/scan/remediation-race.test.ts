@@ -58,7 +58,7 @@ function scanner(hold?: { readPath: RegExp; until: Promise<unknown> }) {
       return response;
     },
   };
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = "enforce";
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential, additionalPolicies: [{ policy, position: "perCall" }] });
   return { env, writes, readAnswered: () => held };

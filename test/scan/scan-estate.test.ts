@@ -33,7 +33,7 @@ let baseline: Baseline;
 
 before(async () => {
   const fleet = parse(readFileSync(shippedFleet("test-small.yaml"), "utf8")) as FleetInput;
-  const rg = fleet.subscriptions![0]!.resourceGroups![0]!;
+  const rg = fleet.subscriptions[0]!.resourceGroups![0]!;
   rg.sqlServers = [...(rg.sqlServers ?? []), { name: "sql-exempt", tags: { "auditguard:exempt": "true" }, auditingSettings: { state: "Disabled" } }] as typeof rg.sqlServers;
   emu = await startEmulator({ fleet });
   azurite = await startAzurite();
@@ -77,7 +77,7 @@ describe("a scan of the estate", () => {
     const byName = Object.fromEntries(summary.results.map((r) => [r.target.name, r]));
     assert.equal(byName["sql-good"]?.status, "compliant", byName["sql-good"]?.reason);
     assert.equal(byName["sql-async"]?.status, "noncompliant");
-    assert.ok(byName["sql-async"]!.plan.some((a) => a.kind === "arm-auditing-put"));
+    assert.ok(byName["sql-async"].plan.some((a) => a.kind === "arm-auditing-put"));
     assert.equal(byName["syn-one"]?.status, "noncompliant");
     assert.equal(byName["sql-exempt"]?.status, "exempt");
     assert.deepEqual(emu.estate.auditingPolicy(serverId("rg-data", "sql-async"), "auditingSettings"), before, "plan mode changed nothing");

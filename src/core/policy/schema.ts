@@ -57,7 +57,8 @@ const managedInstance = z
             z.object({ url: z.object({ path: blobContainerUrl, retentionDays: z.number().int().min(0).max(3285).default(0) }).strict() }).strict(),
           ])
           .default("EXTERNAL_MONITOR"),
-        // Managed Instance refuses QUEUE_DELAY 0 and 1..999 (reference/tds-and-mi.md §3.2).
+        // QUEUE_DELAY 1..999 is invalid (CREATE SERVER AUDIT, Microsoft Learn: "0 or 1000 and higher", error 33227), and
+        // Managed Instance does not support 0 ("T-SQL differences between SQL Server and Azure SQL Managed Instance", Auditing).
         queueDelayMs: z.number().int().min(1000, { message: "Managed Instance accepts QUEUE_DELAY of 1000 ms or more" }).max(2147483647).default(1000),
         onFailure: z.enum(["CONTINUE", "FAIL_OPERATION"], { message: "Managed Instance accepts ON_FAILURE CONTINUE or FAIL_OPERATION (SHUTDOWN is not supported)" }).default("CONTINUE"),
         // The one WHERE filter the audit may have; without it, any filter fails mi.audit.filter.

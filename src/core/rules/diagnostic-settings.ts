@@ -26,7 +26,7 @@ export interface DiagnosticRuleSpec {
   prefix: string;
   /** Where the setting is, as the rule's title says it: "the Managed Instance". */
   where: string;
-  desired(baseline: Baseline): Baseline["managedInstance"]["diagnosticSetting"];
+  desired: (baseline: Baseline) => Baseline["managedInstance"]["diagnosticSetting"];
 }
 
 export function diagnosticSettingRule({ kind, prefix, where, desired: desiredOf }: DiagnosticRuleSpec): Rule {

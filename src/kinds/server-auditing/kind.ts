@@ -13,7 +13,7 @@ export interface PolicyKindDeclaration {
   modeKey: KindModule["modeKey"];
   /** Where the diagnostic setting is, as the rule's title says it. */
   diagnosticWhere: string;
-  diagnosticResourceUri(target: Target): string;
+  diagnosticResourceUri: (target: Target) => string;
   auditingPolicyApiVersion: string;
   references: KindModule["references"];
 }
