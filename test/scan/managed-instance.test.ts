@@ -3,11 +3,9 @@ import assert from "node:assert/strict";
 import sql from "mssql";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { QueueClient } from "@azure/storage-queue";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import type { Baseline } from "../../src/core/policy/schema.js";
@@ -25,6 +23,7 @@ import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { evaluate, openFindings } from "../../src/core/evaluate.js";
 import { plan } from "../../src/core/plan.js";
 import type { Target } from "../../src/core/domain.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // Managed Instances end to end: the SQL adapter (mssql over TDS with TLS checks on) against the emulated
 // instances, every drift shape planned, applied and re-read, real error numbers, two scanners at once, injection,
@@ -95,10 +94,7 @@ let baseline: Baseline;
 let targets: Map<string, Target>;
 
 before(async () => {
-  emu = await startEmulator({ fleet: fleet() });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet: fleet() }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { activity: Record<string, unknown> };
   generated.mode = "enforce";
   generated.activity.lookback = "PT1H";
@@ -109,8 +105,7 @@ before(async () => {
 });
 
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 const connectTo = (name: string) => ({ serverName: targets.get(name)!.fullyQualifiedDomainName!, connect: { host: emu.tds!.host, port: emu.tds!.port } });
