@@ -12,11 +12,6 @@ import type { ApplyOutcome } from "../../scan/apply-outcome.js";
 import type { ApplyContext, KindAdapter } from "../adapter.js";
 import { KIND } from "./id.js";
 
-/**
- * A Managed Instance's I/O: the ARM list and read of managedInstances, the T-SQL read of its audit catalog, and its
- * T-SQL changes, run on one session under the instance's application lock (sp_getapplock), re-planned from a fresh
- * read of the catalog taken under that lock.
- */
 type FileAudit = RawAuditCatalog["fileAudits"][number];
 
 /**
@@ -211,6 +206,11 @@ async function runRestore(env: ScanEnvironment, target: Target, restore: TsqlAct
   }
 }
 
+/**
+ * A Managed Instance's I/O: the ARM list and read of managedInstances, the T-SQL read of its audit catalog, and its
+ * T-SQL changes, run on one session under the instance's application lock (sp_getapplock), re-planned from a fresh
+ * read of the catalog taken under that lock.
+ */
 export const sqlManagedInstanceAdapter: KindAdapter = {
   kind: KIND,
   list: (clients, subscriptionId, options) => clients.sql(subscriptionId).managedInstances.list(options),
