@@ -47,12 +47,12 @@ async function startEmulatorProcess(targets: number): Promise<Emulator> {
   const servers = Math.round(targets * 0.35);
   const options = { seed: 3, subscriptions: 4, managedInstances: mis, sqlServers: servers, synapseWorkspaces: targets - mis - servers, driftRate: 0, liftLogAnalyticsRateLimit: true, faults: { seed: 3, latency: { arm: { kind: "fixed", ms: ARM_MS }, logAnalytics: { kind: "fixed", ms: LA_MS }, tds: { kind: "fixed", ms: TDS_MS } } } };
   const child = spawn(process.execPath, [...PROFILE, ...LOADER, EMULATOR_CHILD, JSON.stringify(options)], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const endpoints = JSON.parse(String((await lines.next()).value)) as Endpoints;
   return {
     endpoints,
     async stop() {
-      child.stdin!.end();
+      child.stdin.end();
       const served = JSON.parse(String((await lines.next()).value)) as { requests: Requests; cpuMs: number };
       // Let it exit by itself (a CPU profile is written on exit); kill it only if it does not.
       if (child.exitCode === null) {
@@ -115,7 +115,7 @@ async function measure(targets: number) {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
-    child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     const code = await new Promise((resolve) => child.on("close", resolve));
     if (code !== 0) throw new Error(`the scanner process exited with ${String(code)}`);
     scan = JSON.parse(out.trim().split("\n").at(-1)!) as typeof scan;

@@ -151,7 +151,7 @@ export class TdsTransport {
         callback();
       },
     });
-    this.tls = new TLSSocket(this.tlsTransport as unknown as Socket, { isServer: true, secureContext: this.contexts.prelogin });
+    this.tls = new TLSSocket(this.tlsTransport, { isServer: true, secureContext: this.contexts.prelogin });
     this.listen(this.tls);
     this.phase = "handshake";
     this.pump();

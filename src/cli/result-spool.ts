@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TargetResult, TargetStatus } from "../core/domain.js";
+import type { TargetResult } from "../core/domain.js";
 import { STATUS_ORDER } from "../core/report/build.js";
 import { SummaryCells } from "../core/summary-cells.js";
 import { failingRuleIds } from "../scan/run-scan.js";
@@ -29,7 +29,7 @@ export class ResultSpool {
 
   /** Every result, in the report's order of statuses (within a status, in the order they finished). */
   async *read(): AsyncGenerator<TargetResult> {
-    for (const status of STATUS_ORDER as readonly TargetStatus[]) {
+    for (const status of STATUS_ORDER) {
       let handle;
       try {
         handle = await open(join(this.dir, `${status}.ndjson`), "r");

@@ -2,8 +2,8 @@
  * The domain model: what AuditGuard scans (targets), what it sees (observations), what it concludes (findings)
  * and what it would change (remediation actions). Plain data only, so evaluate and plan stay pure functions.
  */
+/** The kinds AuditGuard scans; each is a module in src/kinds/<kind>/ registered in src/kinds/registry.ts. */
 export type TargetKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
-export const TARGET_KINDS: readonly TargetKind[] = ["sql-managed-instance", "sql-server", "synapse-workspace"];
 
 export interface Target {
   /** ARM resource id, as ARM spells it. */
@@ -100,7 +100,7 @@ export interface ObservedDiagnosticSetting {
   metrics?: Array<{ category?: string; enabled: boolean }>;
 }
 
-/** A server auditing policy as ARM returns it; fields AuditGuard does not govern are kept as they are. */
+/** A server auditing policy as ARM returns it (properties flattened as the SDKs do); fields AuditGuard does not govern are kept as they are. */
 export interface AuditingPolicy {
   state?: string;
   isAzureMonitorTargetEnabled?: boolean;
@@ -204,7 +204,15 @@ export type RemediationAction =
       body: Omit<ObservedDiagnosticSetting, "name">;
     };
 
-export type TargetStatus = "compliant" | "remediated" | "noncompliant" | "exempt" | "error";
+/** A target's status after a scan, in the order counts are kept and written (stored runs, events, reports). */
+export const TARGET_STATUSES = ["compliant", "remediated", "noncompliant", "exempt", "error"] as const;
+export type TargetStatus = (typeof TARGET_STATUSES)[number];
+export type StatusCounts = Record<TargetStatus, number>;
+
+/** Every status at zero, in TARGET_STATUSES order (the key order JSON keeps). */
+export function emptyCounts(): StatusCounts {
+  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
+}
 
 /** A fix the planner will not make, and why: a conflict with an object the baseline does not own, a switch of storage authentication it was not told to make, a fix that did not converge. */
 export interface BlockedChange {
@@ -257,9 +265,4 @@ export function describeChange(action: RemediationAction): string {
     case "diagnostic-setting-put":
       return `PUT ${action.resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${action.name}\n${JSON.stringify({ properties: action.body }, null, 2)}`;
   }
-}
-
-/** The resource diagnostic settings for server-level audit live on: a SQL server's master database. */
-export function diagnosticResourceUri(target: Target): string {
-  return target.kind === "sql-server" ? `${target.id}/databases/master` : target.id;
 }

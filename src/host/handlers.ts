@@ -19,7 +19,8 @@ import {
   ScanClosingError,
 } from "../scan/fan-out.js";
 import type { ScanRequest } from "../scan/fan-out.js";
-import { emptyCounts, newScanId } from "../scan/run-scan.js";
+import { newScanId } from "../scan/run-scan.js";
+import { emptyCounts } from "../core/domain.js";
 import { runActivitySweep } from "../scan/activity-sweep.js";
 import { InventoryError, StoreError } from "../azure/errors.js";
 import { ConfigurationError } from "./settings.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { eventId } from "./event-id.js";
-import type { ActivityEvent, Observed, ObservedActivity, Target, TargetKind } from "../core/domain.js";
+import type { ActivityEvent, Observed, ObservedActivity, Target } from "../core/domain.js";
 import type { AuditRoute, SuspicionKind } from "../core/activity/classify.js";
 import { NO_AUDIT_ROUTE, storageAccountsIn, SUSPICION_RULES, suspicionsOf } from "../core/activity/classify.js";
 import { buildEvent } from "../core/events/build.js";
@@ -20,6 +20,7 @@ import { durationMs } from "./environment.js";
 import { startBudget } from "./budget.js";
 import { describeError, formatReason } from "./errors.js";
 import { runPool } from "./pool.js";
+import { sameAzureName } from "../core/names.js";
 
 /**
  * The activity sweep: each Log Analytics workspace the targets send their audit records to is read once per sweep
@@ -253,7 +254,7 @@ const SWEEP_LEASE = "auditguard:activity-sweep";
 
 
 type RouteTarget = Pick<StoredRoute, "targetId" | "kind" | "name" | "subscriptionId" | "resourceGroup">;
-const targetRef = (t: RouteTarget) => ({ id: t.targetId, kind: t.kind as TargetKind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup });
+const targetRef = (t: RouteTarget) => ({ id: t.targetId, kind: t.kind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup });
 
 function evidenceOf(e: ActivityEvent) {
   const account = storageAccountsIn(e.statement)[0];
@@ -343,9 +344,9 @@ export async function runActivitySweep(services: SweepServices, options: { sweep
         let silent = new Set(status?.silent ?? []);
         if (silenceMs !== undefined && read.complete) {
           const newest = await activity.getNewest(workspaceId);
-          for (const [t, time] of read.newest) if (!newest[t] || newest[t]! < time) newest[t] = time;
+          for (const [t, time] of read.newest) if (!newest[t] || newest[t] < time) newest[t] = time;
           await activity.saveNewest(workspaceId, newest);
-          const routed = routes.filter((r) => r.routes.some((x) => x.workspaceId.toLowerCase() === workspaceId.toLowerCase()));
+          const routed = routes.filter((r) => r.routes.some((x) => sameAzureName(x.workspaceId, workspaceId)));
           const nowSilent = new Set(routed.filter((r) => at.getTime() - Date.parse(newest[r.targetId.toLowerCase()] ?? since) > silenceMs).map((r) => r.targetId.toLowerCase()));
           for (const r of routed) {
             const key = r.targetId.toLowerCase();

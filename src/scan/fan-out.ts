@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { buildEvent } from "../core/events/build.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import { inScope, lowestMode, modeFor } from "../core/scope.js";
@@ -10,8 +11,9 @@ import type { Progress, ResultsStore, ScanRun } from "../azure/results-store.js"
 import type { ActivityStore } from "../azure/activity-store.js";
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { ScanEnvironment } from "./environment.js";
-import { discoverTargets, emptyCounts, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
+import { discoverTargets, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
 import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import { describeError, formatReason } from "./errors.js";
@@ -170,7 +172,7 @@ export async function processScanRequest(services: FanOutServices, request: Scan
   const resolveBudget = startBudget(env.baseline.scan.targetTimeoutSeconds, options.signal);
   let target: Target | undefined;
   try {
-    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, request.targetId, signal));
+    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, KIND_ADAPTERS, request.targetId, signal));
     target = resource ? toTarget(resource) : undefined;
   } catch (error) {
     const d = describeError(error, "resolve-target", request.targetId, resolveBudget.signal);

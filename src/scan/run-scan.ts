@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { StatusCounts, Target, TargetResult } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { inScope, modeFor } from "../core/scope.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import type { CloudEvent } from "../core/events/catalog.js";
 import { buildEvent } from "../core/events/build.js";
 import { discoverResources } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { DiscoveredResource } from "../azure/inventory.js";
 import type { ResultsStore, StoredResult } from "../azure/results-store.js";
 import type { JsonQueue } from "../azure/queues.js";
@@ -43,6 +45,7 @@ export function toTarget(resource: DiscoveredResource): Target {
 export async function discoverTargets(env: ScanEnvironment, options: { mode?: "off" | "plan" | "enforce"; signal?: AbortSignal } = {}) {
   const baseline = env.baseline;
   const inventory = await discoverResources(env.clients, {
+    readers: KIND_ADAPTERS,
     subscriptions: baseline.scope.subscriptions,
     useResourceGraph: baseline.endpoints.useResourceGraph,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -89,7 +92,7 @@ export interface ScanRunSummary {
   inventory: { source: string; fallbackReason?: string; unreadable: string[]; discovered: number; inScope: number };
   results: TargetResult[];
   notScanned: Array<{ target: Target; reason: string }>;
-  counts: Record<TargetStatus, number>;
+  counts: StatusCounts;
   /** Events that could not be published or results that could not be stored, with the reason. */
   deliveryErrors: string[];
 }
@@ -116,10 +119,6 @@ export function toStoredResult(raw: TargetResult, scanStartedAt: string): Stored
     failingRuleIds: failing,
     detail: result,
   };
-}
-
-export function emptyCounts(): Record<TargetStatus, number> {
-  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
 }
 
 export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Promise<ScanRunSummary> {

@@ -4,11 +4,9 @@ import functions from "@azure/functions";
 import type { InvocationContext as Context } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -20,6 +18,7 @@ import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
 import { activitySweep, complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // @azure/functions is a CommonJS bundle whose classes ESM cannot see as named exports.
 const { HttpRequest, InvocationContext } = functions;
@@ -34,10 +33,7 @@ const context = (functionName: string, triggerMetadata: Record<string, unknown> 
   new InvocationContext({ functionName, triggerMetadata, logHandler: (level, ...args) => logs.push(`${level}: ${args.join(" ")}`) });
 
 before(async () => {
-  emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleetFile: shippedFleet("test-small.yaml") }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   generated.scope.kinds = ["sql-server", "synapse-workspace"];
   generated.mode = "enforce";
@@ -59,8 +55,7 @@ before(async () => {
 
 after(async () => {
   useHostServices(undefined);
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 /** A response body as text, whether the handler answered a string or streamed it. */

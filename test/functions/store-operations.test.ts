@@ -3,11 +3,9 @@ import assert from "node:assert/strict";
 import functions from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -19,6 +17,7 @@ import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE } from "../../src/host/queue-names.js";
 import { complianceReport, scanWorker, scheduledScan } from "../../src/host/handlers.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // The Functions path's store cost per target is a constant: the timer records the targets, each worker checks its
 // request, stores its result, moves its progress row and a counter shard on, and the last one closes the scan with
@@ -30,15 +29,11 @@ let azurite: RunningAzurite;
 
 before(async () => {
   const { fleet } = generateFleet({ seed: 17, subscriptions: 1, resourceGroupsPerSubscription: 4, managedInstances: 0, sqlServers: SMALL * 4, synapseWorkspaces: 0, driftRate: 0.5 });
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet }));
 });
 after(async () => {
   useHostServices(undefined);
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 const timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };

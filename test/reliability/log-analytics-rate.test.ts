@@ -1,11 +1,9 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -13,6 +11,7 @@ import { runActivitySweep } from "../../src/scan/activity-sweep.js";
 import { ActivityStore } from "../../src/azure/activity-store.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // Log Analytics answers 200 queries per 30 s per identity; here the emulator enforces a scaled-down 5 per 2 s so
 // the test stays short, over more workspaces than that. A sweep told the limit stays inside it; one that is not
@@ -29,15 +28,11 @@ before(async () => {
     scanner: { principalId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", clientId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", displayName: "auditguard-scanner", roleAssignments: [{ scope: `/subscriptions/${SUB}`, role: "Log Analytics Reader" }] },
     subscriptions: [{ id: SUB, displayName: "logs", resourceGroups: [{ name: "rg-logs", logAnalyticsWorkspaces: Array.from({ length: WORKSPACES }, (_, w) => ({ name: `law-${w}`, customerId: `00000000-0000-4000-8000-${String(w).padStart(12, "0")}` })) }] }],
     logAnalyticsRateLimit: { requests: 5, windowSeconds: 2 },
-  } as FleetInput;
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  };
+  ({ emu, azurite } = await startEstate({ fleet }));
 });
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 async function sweepWith(rate: { requests: number; windowSeconds: number }, prefix: string) {

@@ -30,8 +30,10 @@ before(async () => {
   const generated = generateFleet({ seed: 7, subscriptions: 1, resourceGroupsPerSubscription: 1, managedInstances: 8, sqlServers: 6, synapseWorkspaces: 0, driftRate: 0.5 });
   drift = generated.drift;
   // Faults on compliant targets, so the only thing wrong with them is the stall.
-  const servers = generated.fleet.subscriptions!.flatMap((s) => s.resourceGroups!.flatMap((g) => g.sqlServers ?? []));
-  [laServer, armServer] = servers.filter((s) => (s.auditingSettings as { state?: string } | undefined)?.state === "Enabled").map((s) => s.name);
+  const servers = generated.fleet.subscriptions.flatMap((s) => s.resourceGroups!.flatMap((g) => g.sqlServers ?? []));
+  const [la, arm] = servers.filter((s) => (s.auditingSettings as { state?: string } | undefined)?.state === "Enabled").map((s) => s.name);
+  assert.ok(la && arm, "the generated fleet has two servers with auditing enabled");
+  [laServer, armServer] = [la, arm];
   stalledMi = Object.entries(drift).find(([, d]) => d === "compliant")![0];
   generated.fleet.faults = {
     stallAfterLogin: [{ name: stalledMi, answeredRequests: 1 }],
@@ -51,7 +53,7 @@ const credential = () => new ManagedIdentityCredential();
 let sharedCredential: ManagedIdentityCredential | undefined;
 
 async function environment(options: { targetTimeoutSeconds: number; mode?: "plan" | "enforce" }) {
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = options.mode ?? "plan";
   generated.scan = { targetTimeoutSeconds: options.targetTimeoutSeconds, concurrency: 4 };
   sharedCredential ??= credential();

@@ -1,11 +1,9 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -14,6 +12,7 @@ import { ActivityStore } from "../../src/azure/activity-store.js";
 import type { StoredRoute } from "../../src/azure/activity-store.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // A fleet of 10,000 targets sending to 20 workspaces, swept under Log Analytics' documented limits, which the
 // emulator enforces by default (200 queries per 30 s and 5 at once per identity: "Azure Monitor service limits"):
@@ -43,15 +42,11 @@ before(async () => {
     scanner: { principalId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", clientId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", displayName: "auditguard-scanner", roleAssignments: [{ scope: `/subscriptions/${SUB}`, role: "Log Analytics Reader" }] },
     subscriptions: [{ id: SUB, displayName: "logs", resourceGroups: [{ name: "rg-logs", logAnalyticsWorkspaces: workspaces }] }],
     faults: { ingestionDelay: { kind: "fixed", ms: 0 } },
-  } as FleetInput;
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  };
+  ({ emu, azurite } = await startEstate({ fleet }));
 });
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 it(`sweeps ${TARGETS} targets in ${WORKSPACES} workspaces with one query per workspace and no 429`, { timeout: 180_000 }, async () => {

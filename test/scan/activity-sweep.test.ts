@@ -3,10 +3,8 @@ import assert from "node:assert/strict";
 import sql from "mssql";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -19,6 +17,7 @@ import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import type { AuditRoute } from "../../src/core/activity/classify.js";
 import { miFleet } from "../support/mi-fleet.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // The activity sweep against the emulated estate on a clock of the test's own: records reach Log Analytics four
 // minutes after they happen ("Log data ingestion time in Azure Monitor": minutes are common), as the emulator's
@@ -51,14 +50,11 @@ before(async () => {
     { name: "mi-quiet", dnsZone: "0a1b2c3d4e5f", diagnosticSettings: diag("law-sec"), sql: { logins: [scannerLogin, dba], ...auditing } },
   ] as never);
   fleet.scanner.roleAssignments = [{ scope: `/subscriptions/${SUB}`, role: "Contributor" }];
-  fleet.subscriptions![0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] } as never);
+  fleet.subscriptions[0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] });
   // A workspace in a subscription where the scanner has no role at all.
-  fleet.subscriptions!.push({ id: OTHER_SUB, displayName: "security", resourceGroups: [{ name: "rg-sec", logAnalyticsWorkspaces: [{ name: "law-locked", customerId: "5f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c" }] }] } as never);
+  fleet.subscriptions.push({ id: OTHER_SUB, displayName: "security", resourceGroups: [{ name: "rg-sec", logAnalyticsWorkspaces: [{ name: "law-locked", customerId: "5f6a7b8c-9d0e-4f1a-8b2c-4d5e6f7a8b9c" }] }] });
   fleet.faults = { ingestionDelay: { kind: "fixed", ms: INGESTION_DELAY_MS } };
-  emu = await startEmulator({ fleet, now });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet, now }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { activity: Record<string, unknown> };
   generated.activity = { ...generated.activity, lookback: "PT1H", allowedBackupStorageAccounts: ["corpbackups"], silenceHours: 0.5 };
   env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
@@ -75,8 +71,7 @@ before(async () => {
   ]);
 });
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 async function asDba(name: string, batch: string) {

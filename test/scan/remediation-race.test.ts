@@ -2,11 +2,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManagedIdentityCredential } from "@azure/identity";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -15,6 +13,7 @@ import { scanTarget } from "../../src/scan/scan-target.js";
 import { storeLock } from "../../src/scan/lease.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
 import type { Target } from "../../src/core/domain.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // Two scanners remediate the same estate at once; one of them is slow to read (its read is held until the other
 // has finished). Whatever the slow one planned from its stale read, it re-reads and re-plans under the lease: no
@@ -28,16 +27,12 @@ let drift: Record<string, string>;
 before(async () => {
   const generated = generateFleet({ seed: 3, subscriptions: 1, resourceGroupsPerSubscription: 1, managedInstances: 10, sqlServers: 3, synapseWorkspaces: 0, driftRate: 1 });
   drift = generated.drift;
-  emu = await startEmulator({ fleet: generated.fleet });
-  azurite = await startAzurite();
+  ({ emu, azurite } = await startEstate({ fleet: generated.fleet }));
   store = await ResultsStore.open({ connectionString: azurite.connectionString }, "Race");
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
   targets = (await discoverTargets(scanner().env)).targets;
 });
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 const credential = new ManagedIdentityCredential();
@@ -58,7 +53,7 @@ function scanner(hold?: { readPath: RegExp; until: Promise<unknown> }) {
       return response;
     },
   };
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = "enforce";
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential, additionalPolicies: [{ policy, position: "perCall" }] });
   return { env, writes, readAnswered: () => held };

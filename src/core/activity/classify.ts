@@ -1,5 +1,6 @@
 import type { ActivityEvent, ObservedDiagnosticSetting } from "../domain.js";
 import { sendsAuditRecords } from "../rules/diagnostic-settings.js";
+import { sameAzureName } from "../names.js";
 
 /**
  * What makes an audit record suspicious, decided on plain data (the sweep's rows, the rules' evidence):
@@ -41,7 +42,7 @@ export function unapprovedAccounts(e: Pick<ActivityEvent, "actionId" | "statemen
 }
 
 export function isAuditTampering(e: Pick<ActivityEvent, "actionId" | "classType" | "serverPrincipalName">, scannerPrincipals: readonly string[]): boolean {
-  const own = scannerPrincipals.some((p) => p.toLowerCase() === e.serverPrincipalName.toLowerCase());
+  const own = scannerPrincipals.some((p) => sameAzureName(p, e.serverPrincipalName));
   if (own) return false;
   const action = e.actionId.trim();
   return action === "AUSC" || (CHANGE_IDS.has(action) && AUDIT_CLASSES.has(e.classType.trim()));
