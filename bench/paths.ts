@@ -7,7 +7,7 @@ import type { PacingStats } from "../emulator/storage/pacing-proxy.js";
 import { ResultsStore } from "../src/azure/results-store.js";
 import type { ArmOperation } from "../src/azure/arm-throttle.js";
 import type { TargetKind } from "../src/core/domain.js";
-import { emptyCounts } from "../src/scan/run-scan.js";
+import { emptyCounts } from "../src/core/domain.js";
 import { Child } from "./child.js";
 import { computeBound, KINDS } from "./bound.js";
 import type { Bound, PathCounts } from "./bound.js";
@@ -190,9 +190,9 @@ function sampleTargets(options: BenchOptions, n: number): Array<{ id: string; ki
           picked.push({ id: providerId(sub.id, rg.name, provider, type, r.name), kind, subscriptionId: sub.id });
         }
       };
-      add("sql-managed-instance", "Microsoft.Sql", "managedInstances", rg.managedInstances as never);
-      add("sql-server", "Microsoft.Sql", "servers", rg.sqlServers as never);
-      add("synapse-workspace", "Microsoft.Synapse", "workspaces", rg.synapseWorkspaces as never);
+      add("sql-managed-instance", "Microsoft.Sql", "managedInstances", rg.managedInstances);
+      add("sql-server", "Microsoft.Sql", "servers", rg.sqlServers);
+      add("synapse-workspace", "Microsoft.Synapse", "workspaces", rg.synapseWorkspaces);
     }
   }
   return picked;

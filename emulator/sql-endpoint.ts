@@ -39,7 +39,7 @@ export function exportEngineState(engine: ManagedInstanceEngine): MiStateInput {
       createDate: s.createDate.toISOString(),
       modifyDate: s.modifyDate.toISOString(),
     })).filter((s) => s.audit !== ""),
-  } as MiStateInput;
+  };
 }
 
 export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: ServiceContext): Promise<RunningTdsServer> => {
@@ -57,7 +57,7 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
         fqdn,
         new ManagedInstanceEngine({
           serverName: fqdn,
-          state: (saved[mi.id.toLowerCase()] ?? mi.sql ?? {}) as MiStateInput,
+          state: (saved[mi.id.toLowerCase()] ?? mi.sql ?? {}),
           now: () => estate.now(),
           onAuditRecord: (record) => void estate.appendAuditRecord(mi.id, record),
           directory,

@@ -12,6 +12,9 @@ param location string
 @description('NCRONTAB (6 fields) for the timer scan.')
 param schedule string = '0 0 * * * *'
 
+@description('NCRONTAB schedule of the activity sweep (reads the audit workspaces for suspicious activity).')
+param sweepSchedule string = '0 */5 * * * *'
+
 @description('CloudEvents source attribute of every event this deployment publishes.')
 param eventSource string = ''
 
@@ -93,6 +96,7 @@ module app 'modules/functionapp.bicep' = {
     appSettings: {
       AUDITGUARD_BASELINE_PATH: baselinePath
       AUDITGUARD_SCHEDULE: schedule
+      AUDITGUARD_SWEEP_SCHEDULE: sweepSchedule
       AUDITGUARD_EVENTS_QUEUE: eventsQueueName
       AUDITGUARD_TABLE_PREFIX: tablePrefix
       AUDITGUARD_EVENT_SOURCE: empty(eventSource) ? 'urn:auditguard:${environmentName}' : eventSource
@@ -138,6 +142,7 @@ module workspaceReader 'modules/workspace-reader.bicep' = if (!empty(auditWorksp
   params: {
     principalId: app.outputs.principalId
     workspaceName: empty(auditWorkspaceResourceId) ? 'none' : last(split(auditWorkspaceResourceId, '/'))
+    allowRemediation: allowRemediation
   }
 }
 

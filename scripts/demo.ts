@@ -21,6 +21,7 @@ import { createProgressReporter } from "../src/cli/progress.js";
 import { buildReport } from "../src/core/report/build.js";
 import { renderReport } from "../src/core/report/render.js";
 import type { TargetResult } from "../src/core/domain.js";
+import { suspicionsOf } from "../src/core/activity/classify.js";
 
 const stateDir = resolve(process.env.AUDITGUARD_DEMO_DIR ?? join(process.cwd(), ".auditguard", "demo"));
 const EVENTS_QUEUE = "auditguard-events";
@@ -63,6 +64,15 @@ async function main(): Promise<void> {
     });
     progress.finish();
     console.log(`\n${summaryTable(summary)}`);
+    // What the audit recorded: who did what, when, from where. The same records are on the events queue.
+    const suspicious = summary.results.flatMap((r) => (r.activity ?? []).map((e) => ({ target: r.target.name, e, kinds: suspicionsOf(e, baseline.activity) })));
+    if (suspicious.length) {
+      console.log("Suspicious activity in the audit (from Log Analytics):");
+      for (const { target, e, kinds } of suspicious.sort((a, b) => a.e.time.localeCompare(b.e.time))) {
+        console.log(`  ${e.time}  ${target}  ${kinds.join(", ")}: ${e.serverPrincipalName}${e.clientIp ? ` from ${e.clientIp}` : ""}${e.applicationName ? ` (${e.applicationName})` : ""}${e.databaseName ? ` on ${e.databaseName}` : ""}: ${e.statement}`);
+      }
+      console.log("");
+    }
 
     const latest = await store.listLatest();
     const runs = await store.listRuns();

@@ -3,7 +3,7 @@
  * keeps its own copy from the same documents; neither imports the other).
  *
  * Server and workspace policies ("Server Blob Auditing Policies - Create Or Update" for SQL servers, "Workspace
- * Managed Sql Server Blob Auditing Policies - Create Or Update" for Synapse, seeds/synapse-auditing-settings-rest-api.txt):
+ * Managed Sql Server Blob Auditing Policies - Create Or Update" for Synapse):
  * the twenty groups below. AUDIT_CHANGE_GROUP is a SQL Server / Managed Instance group and is not one of them.
  * Actions ("SELECT on dbo.t by public") "can't be specified for Server auditing policy", only for databases.
  */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from "../http-contracts.js";
 import type { TokenAuthority, TokenClaims } from "../identity/tokens.js";
-import type { Estate, EstateResource, AuditingPolicyKind, AuditingPolicyProperties, ResourceType } from "../estate/estate.js";
+import type { Estate, EstateResource, AuditingPolicyKind, ResourceType } from "../estate/estate.js";
 import type { FaultInjector } from "../faults/faults.js";
 import type { LroMode } from "./types.js";
 import { authenticateArm } from "./auth.js";
@@ -325,7 +325,7 @@ export function createArmHandler(options: ArmHandlerOptions): EmulatorHandler {
     const current = estate.auditingPolicy(resource.id, "extendedAuditingSettings");
     const merged = kind === "extendedAuditingSettings" ? properties : { ...properties, ...(current?.predicateExpression !== undefined ? { predicateExpression: current.predicateExpression } : {}) };
     const { predicateExpression: _hidden, ...plainView } = merged;
-    const body = auditingPolicyBody(resource, kind, (kind === "extendedAuditingSettings" ? merged : plainView) as AuditingPolicyProperties);
+    const body = auditingPolicyBody(resource, kind, (kind === "extendedAuditingSettings" ? merged : plainView));
     const apply = () => estate.setAuditingPolicy(resource.id, kind, properties);
     const requested = ctx.request.headers["x-emulator-lro"];
     // Database-level policy PUTs are not long-running in the API (200/201 only), so they are always answered at once.

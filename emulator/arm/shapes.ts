@@ -1,8 +1,8 @@
 import type { AuditingPolicyKind, AuditingPolicyProperties, DiagnosticSettingState, EstateResource, SubscriptionState } from "../estate/estate.js";
 
 /**
- * Response bodies in the shape of the public REST API examples (Azure/azure-rest-api-specs, listed in
- * reference/azure-sdk.md §9): ARM envelope (id, name, type, location, tags, sku, identity) around `properties`.
+ * Response bodies in the shape of the public REST API examples (Azure/azure-rest-api-specs' example files for
+ * each operation): ARM envelope (id, name, type, location, tags, sku, identity) around `properties`.
  */
 export function resourceBody(resource: EstateResource): Record<string, unknown> {
   return {

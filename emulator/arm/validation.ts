@@ -56,8 +56,8 @@ export function validateAuditingPut(body: Buffer, ctx: AuditingPutContext): Vali
       response: invalidRequestContent(`Error converting value ${JSON.stringify(p.state ?? null)} to type 'BlobAuditingPolicyState'. Path 'properties.state'`),
     };
   }
-  const str = (k: string) => (typeof p[k] === "string" ? (p[k] as string) : undefined);
-  const bool = (k: string) => (typeof p[k] === "boolean" ? (p[k] as boolean) : undefined);
+  const str = (k: string) => (typeof p[k] === "string" ? (p[k]) : undefined);
+  const bool = (k: string) => (typeof p[k] === "boolean" ? (p[k]) : undefined);
   const storageEndpoint = str("storageEndpoint") ?? "";
   const monitor = bool("isAzureMonitorTargetEnabled") ?? false;
   const key = str("storageAccountAccessKey");
@@ -94,7 +94,7 @@ export function validateAuditingPut(body: Buffer, ctx: AuditingPutContext): Vali
     return { ok: false, response: invalidParameter("Invalid parameter 'queueDelayMs'. Value should be 0 or between 1000 and 2147483647.") };
   }
   // A storage endpoint without a key means the server's system-assigned identity writes the audit blobs (the
-  // REST reference of storageAccountAccessKey, seeds/synapse-auditing-settings-rest-api.txt); one with a key keeps
+  // REST references' storageAccountAccessKey, for servers and for Synapse workspaces); one with a key keeps
   // key-based access. Only accounts the fleet models are checked.
   const secondary = bool("isStorageSecondaryKeyInUse") ?? false;
   const managedIdentity = p.state === "Enabled" && !!storageEndpoint && !key;
@@ -149,7 +149,7 @@ export function validateDiagnosticSettingPut(body: Buffer, resourceType: Resourc
   const value = parsed.value;
   if (!isObject(value) || !isObject(value.properties)) return { ok: false, response: invalidRequestContent("Required property 'properties' not found in JSON") };
   const p = value.properties;
-  const str = (k: string) => (typeof p[k] === "string" && p[k] !== "" ? (p[k] as string) : undefined);
+  const str = (k: string) => (typeof p[k] === "string" && p[k] !== "" ? (p[k]) : undefined);
   const workspaceId = str("workspaceId");
   const storageAccountId = str("storageAccountId");
   const eventHubAuthorizationRuleId = str("eventHubAuthorizationRuleId");

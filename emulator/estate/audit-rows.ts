@@ -3,7 +3,8 @@ import type { LogRow } from "../data-contracts.js";
 import { parseId } from "./ids.js";
 
 /**
- * The rows Azure Monitor writes for one SQL audit record (reference/tds-and-mi.md §4): AzureDiagnostics with
+ * The rows Azure Monitor writes for one SQL audit record (Azure Monitor's table references, Microsoft
+ * Learn: "AzureDiagnostics", "SQLSecurityAuditEvents"): AzureDiagnostics with
  * `_s/_d/_t/_g` suffixed columns in the default mode, the resource-specific SQLSecurityAuditEvents table with
  * PascalCase columns when the diagnostic setting's destination type is Dedicated.
  */

@@ -363,7 +363,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
     if (!policy) return undefined;
     if (kind === "extendedAuditingSettings") return { ...policy };
     const { predicateExpression: _extended, ...plain } = policy;
-    return plain as AuditingPolicyProperties;
+    return plain;
   }
 
   /**
@@ -373,7 +373,7 @@ export class Estate implements LogAnalyticsStore, ResourceGraphStore {
   setAuditingPolicy(resourceId: string, kind: AuditingPolicyKind, properties: AuditingPolicyProperties): void {
     const { storageAccountAccessKey: _secret, ...kept } = properties;
     const predicate = kind === "extendedAuditingSettings" ? (kept.predicateExpression ?? "") : (this.policies.get(idKey(resourceId))?.predicateExpression ?? "");
-    this.policies.set(idKey(resourceId), { ...kept, predicateExpression: predicate } as AuditingPolicyProperties);
+    this.policies.set(idKey(resourceId), { ...kept, predicateExpression: predicate });
   }
 
   diagnosticSettings(resourceUri: string): DiagnosticSettingState[] {

@@ -132,9 +132,9 @@ function compileExpr(e: Expr, scope: Scope): Compiled {
       };
     }
     case "bin":
-      return compileBinary(e as Expr & { k: "bin" }, scope);
+      return compileBinary(e, scope);
     case "call":
-      return compileCall(e as Expr & { k: "call" }, scope);
+      return compileCall(e, scope);
   }
 }
 
@@ -318,7 +318,7 @@ function applyOp(op: Op, input: Stage, ctx: EvalContext, tables: TableSource): S
         return { name: names.claim(item.name ?? c.name), c };
       });
       const columns = compiled.map(({ name, c }) => ({ name, type: c.type }));
-      const project = (r: Row) => Object.fromEntries(compiled.map(({ name, c }) => [name, c.fn(r)])) as Row;
+      const project = (r: Row): Row => Object.fromEntries(compiled.map(({ name, c }) => [name, c.fn(r)]));
       if (op.op === "project") return { columns, rows: input.rows.map((r) => carryIngestion(r, project(r))) };
       const seen = new Map<string, Row>();
       for (const r of input.rows) {
@@ -337,7 +337,7 @@ function applyOp(op: Op, input: Stage, ctx: EvalContext, tables: TableSource): S
       const dropped = new Set(input.columns.filter((c) => patterns.some((p) => p.test(c.name))).map((c) => c.name));
       return {
         columns: input.columns.filter((c) => !dropped.has(c.name)),
-        rows: input.rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !dropped.has(k))) as Row),
+        rows: input.rows.map((r): Row => Object.fromEntries(Object.entries(r).filter(([k]) => !dropped.has(k)))),
       };
     }
     case "summarize":
@@ -395,7 +395,7 @@ function summarize(op: Op & { op: "summarize" }, input: Stage, scope: Scope): St
 
   const groups = new Map<string, { key: Row; rows: Row[] }>();
   for (const r of input.rows) {
-    const key = Object.fromEntries(by.map((b) => [b.name, b.c.fn(r)])) as Row;
+    const key: Row = Object.fromEntries(by.map((b) => [b.name, b.c.fn(r)]));
     const id = JSON.stringify(by.map((b) => toText(key[b.name] ?? null, b.c.type)));
     let group = groups.get(id);
     if (!group) groups.set(id, (group = { key, rows: [] }));
@@ -430,7 +430,7 @@ function legs(union: Union, ctx: EvalContext, tables: TableSource): Stage[] {
       if (union.isfuzzy) continue;
       unknownTable(leg.name, leg.pos);
     }
-    out.push({ ...runSource(leg, ctx, tables), ...(leg.k === "table" ? { table: leg.name } : {}) } as Stage);
+    out.push({ ...runSource(leg, ctx, tables), ...(leg.k === "table" ? { table: leg.name } : {}) });
   }
   if (!out.length) semantic("union: none of the tables exists");
   return out;

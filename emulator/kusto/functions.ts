@@ -235,7 +235,7 @@ const AGGREGATES: Record<string, AggregateFunction> = {
     args: [1, 2],
     type: () => "dynamic",
     name: prefixed("list"),
-    eval: (rows, [v]) => ({ value: rows.map((r) => v!(r)).filter((x) => x !== null).map((x) => (x instanceof Date ? datetimeText(x) : x)) as unknown[] }),
+    eval: (rows, [v]) => ({ value: rows.map((r) => v!(r)).filter((x) => x !== null).map((x) => (x instanceof Date ? datetimeText(x) : x)) }),
   },
 };
 

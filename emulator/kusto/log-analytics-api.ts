@@ -162,7 +162,7 @@ export function createLogAnalyticsHandler(store: LogAnalyticsStore, options: Log
       return answer(query, timespan, [main, ...(extra as LogAnalyticsWorkspaceData[])]);
     }
     if (/^\/v1\/\/subscriptions\//i.test(path)) {
-      // What the service answers for the SDK's double-slash bug (reference/azure-sdk.md §4).
+      // What the service answers for a `//subscriptions` path (an ARM id with its slash after the SDK's own).
       return error(403, "InsufficientAccessError", "The provided credentials have insufficient access to perform the requested operation");
     }
     const resource = /^\/v1(\/subscriptions\/.+)\/query$/i.exec(path);

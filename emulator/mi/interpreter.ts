@@ -45,7 +45,8 @@ export class Interpreter {
     const canSee = this.s.engine.hasPermission(this.s.principal, "ALTER ANY SERVER AUDIT") || this.s.engine.hasPermission(this.s.principal, "VIEW ANY DEFINITION");
     const viewRows = (view: string): SqlValue[][] => (canSee || !views[view]!.needsAuditMetadata ? views[view]!.rows(this.s.engine.catalog(this.s.principal)) : []);
 
-    let rows: Row[] = [new Map()];
+    const noTable: Row = new Map();
+    let rows: Row[] = [noTable];
     if (stmt.from) {
       const v = resolve(stmt.from);
       rows = viewRows(v).map((values) => new Map([[stmt.from!.alias.toLowerCase(), { view: v, values }]]));
@@ -386,7 +387,7 @@ export class Interpreter {
         const text = value === null ? null : toText(value);
         // NULL for input longer than 128 characters or an unsupported quote, as documented.
         if (text === null || text.length > 128 || !open) return { type: T.nvarchar(258), value: null };
-        return { type: T.nvarchar(258), value: `${open}${text.replaceAll(close!, close! + close!)}${close}` };
+        return { type: T.nvarchar(258), value: `${open}${text.replaceAll(close, close + close)}${close}` };
       }
       case "SUSER_ID": {
         if (args.length > 1) throw sqlError(174, "The suser_id function requires 0 to 1 argument(s).", 15);
@@ -413,7 +414,7 @@ export class Interpreter {
       case "ISNULL": {
         arity(2);
         // A bare NULL has no type of its own; ISNULL(NULL, x) is x.
-        if (args[0]!.kind === "literal" && args[0]!.value === null) return this.eval(args[1]!, env);
+        if (args[0]!.kind === "literal" && args[0].value === null) return this.eval(args[1]!, env);
         const a = this.eval(args[0]!, env);
         return a.value !== null ? a : convert(this.eval(args[1]!, env), a.type);
       }
@@ -529,5 +530,5 @@ function resultType(types: SqlType[]): SqlType {
   if (!texts.length) return types[0] ?? T.int;
   const lengths = texts.map((t) => ("length" in t ? t.length : 1));
   const length = lengths.includes("max") ? "max" : Math.max(...(lengths as number[]));
-  return texts.some((t) => t.kind === "nvarchar") || length === "max" ? T.nvarchar(length) : { kind: "varchar", length: length as number };
+  return texts.some((t) => t.kind === "nvarchar") || length === "max" ? T.nvarchar(length) : { kind: "varchar", length: length };
 }

@@ -126,7 +126,7 @@ class Parser {
       const first = this.peek();
       const stmt = this.statement();
       const last = this.tokens[this.pos - 1]!;
-      out.push({ ...stmt, text: this.sql.slice(first.start, last.end), line: first.line } as Statement);
+      out.push({ ...stmt, text: this.sql.slice(first.start, last.end), line: first.line });
     }
   }
 
@@ -281,7 +281,7 @@ class Parser {
     const first = this.peek();
     const body = this.statement();
     const last = this.tokens[this.pos - 1]!;
-    return { ...body, text: this.sql.slice(first.start, last.end), line: first.line } as Statement;
+    return { ...body, text: this.sql.slice(first.start, last.end), line: first.line };
   }
 
   /** BEGIN … END (BEGIN already read): statements until the matching END; an empty block is a syntax error. */
@@ -294,7 +294,7 @@ class Parser {
       const first = this.peek();
       const stmt = this.statement();
       const last = this.tokens[this.pos - 1]!;
-      body.push({ ...stmt, text: this.sql.slice(first.start, last.end), line: first.line } as Statement);
+      body.push({ ...stmt, text: this.sql.slice(first.start, last.end), line: first.line });
     }
     if (!body.length) throw this.fail();
     return { kind: "block", body };

@@ -1,5 +1,5 @@
 import { ConnectionDropped, type ExecuteRequest, type Principal, type SqlMessage, type SqlSession, type SqlValue, type StatementOutcome } from "../sql/contracts.js";
-import { lockModes, type LockMode } from "./applock.js";
+import { lockModes } from "./applock.js";
 import { AuditStatements } from "./audit-statements.js";
 import type { AuditObject, SpecObject } from "./catalog.js";
 import type { ManagedInstanceEngine } from "./engine.js";
@@ -306,7 +306,7 @@ export class MiSession implements SqlSession, SessionContext {
       else error = errors.applockNotHeld(toText(resource));
     } else if (proc === "sp_getapplock") {
       const modeText = toText(args.get("@lockmode") ?? null);
-      const mode = lockModes.find((m) => m.toLowerCase() === modeText.toLowerCase()) as LockMode | undefined;
+      const mode = lockModes.find((m) => m.toLowerCase() === modeText.toLowerCase());
       const timeoutValue = args.get("@locktimeout");
       const timeout = timeoutValue === undefined || timeoutValue === null ? this.lockTimeout : Number(timeoutValue);
       if (!mode || Number.isNaN(timeout)) rc = -999;

@@ -103,7 +103,7 @@ const serverAuditSpecification = z
   .strict();
 
 /**
- * sys.server_audits.type / type_desc for the MI-only targets. Undocumented (reference/tds-and-mi.md §3.1): the
+ * sys.server_audits.type / type_desc for the MI-only targets. Undocumented: the
  * defaults are the codes most commonly reported, [unverified] against a real instance — hence data, not constants.
  */
 const auditTypeCodes = z

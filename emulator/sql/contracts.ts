@@ -4,7 +4,7 @@
  * permissions and audit semantics. Neither imports the other: both import this file.
  */
 
-/** Column types the engine may return; each maps to one TDS TYPE_INFO (see reference/tds-and-mi.md §1.8). */
+/** Column types the engine may return; each maps to one TDS TYPE_INFO ([MS-TDS] 2.2.5.6 Type Info Rule Definition). */
 export type SqlType =
   | { kind: "int" }
   | { kind: "bigint" }
@@ -116,7 +116,7 @@ export interface SqlEngine {
 export type SqlEngineResolver = (serverName: string) => SqlEngine | undefined;
 
 /**
- * One audit record as SQL Server's audit writes it (blob/xel field names, reference/tds-and-mi.md §4.1).
+ * One audit record as SQL Server's audit writes it (the field names sys.fn_get_audit_file returns, Microsoft Learn).
  * The estate turns it into an AzureDiagnostics row for the instance's diagnostic-setting workspace.
  */
 export interface SqlAuditRecord {

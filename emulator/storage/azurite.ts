@@ -52,7 +52,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   // Telemetry off. Azurite's configuration classes take no telemetry argument: its CLI (queue/main.js) calls
   // AzuriteTelemetryClient.init(location, !disableTelemetry, env), and without that call the class still
   // defaults to enabled (common/Telemetry.js). Initialising it disabled makes its request middleware send nothing.
-  require("azurite/dist/src/common/Telemetry").AzuriteTelemetryClient.init("", false, undefined);
+  (require("azurite/dist/src/common/Telemetry") as { AzuriteTelemetryClient: { init(location: string, enabled: boolean, env: unknown): void } }).AzuriteTelemetryClient.init("", false, undefined);
   const QueueConfiguration = load<ConfigClass>("queue/QueueConfiguration");
   const QueueServer = load<ServerClass>("queue/QueueServer");
   const TableConfiguration = load<ConfigClass>("table/TableConfiguration");

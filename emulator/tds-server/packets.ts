@@ -1,5 +1,5 @@
 /**
- * TDS framing ([MS-TDS] 2.2.3 Packets; reference/tds-and-mi.md §1.1): an 8-byte big-endian header per packet; a
+ * TDS framing ([MS-TDS] 2.2.3 Packets): an 8-byte big-endian header per packet; a
  * message is the packets up to and including the one whose status has EOM. Bytes arrive from TCP (or TLS) in
  * chunks that need not fall on packet boundaries, so packets are reassembled from the byte stream first and
  * messages from packets second.

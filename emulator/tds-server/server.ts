@@ -33,7 +33,7 @@ export interface TdsFaults {
    * The latency of one round trip with this server ("" while the client has not named it yet: before the TLS SNI
    * or LOGIN7): every flight from the client waits it out, the handshake's included (link-latency.ts).
    */
-  latencyMs?(serverName: string): number;
+  latencyMs?: (serverName: string) => number;
 }
 
 export interface TdsServerOptions {
@@ -415,9 +415,10 @@ export async function startTdsServer(options: TdsServerOptions): Promise<Running
       new Connection(socket, options, counters, contexts);
       return;
     }
-    let connection: Connection | undefined;
-    const link = new LinkLatency(socket, () => latencyMs(connection?.knownServerName ?? ""), () => counters.roundTrips++);
-    connection = new Connection(link, options, counters, contexts);
+    // The link asks for the latency before the connection knows its server name (PRELOGIN comes first).
+    const connection: { current?: Connection } = {};
+    const link = new LinkLatency(socket, () => latencyMs(connection.current?.knownServerName ?? ""), () => counters.roundTrips++);
+    connection.current = new Connection(link, options, counters, contexts);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,7 +1,7 @@
 import type { ColumnDef, SqlMessage, SqlType, SqlValue } from "../sql/contracts.js";
 
 /**
- * Server tokens as tedious 19 parses them (reference/tds-and-mi.md §1.5–1.8). Little-endian unless noted.
+ * Server tokens as tedious 19 parses them ([MS-TDS] 2.2.7 Packet Data Token Stream Definition). Little-endian unless noted.
  */
 export const COLLATION = Buffer.from([0x09, 0x04, 0xd0, 0x00, 0x34]); // SQL_Latin1_General_CP1_CI_AS
 export const DONE_MORE = 0x0001;

@@ -1,4 +1,3 @@
-import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { SecureContext } from "node:tls";
@@ -152,7 +151,7 @@ export class TdsTransport {
         callback();
       },
     });
-    this.tls = new TLSSocket(this.tlsTransport as unknown as Socket, { isServer: true, secureContext: this.contexts.prelogin });
+    this.tls = new TLSSocket(this.tlsTransport, { isServer: true, secureContext: this.contexts.prelogin });
     this.listen(this.tls);
     this.phase = "handshake";
     this.pump();

@@ -20,7 +20,7 @@ export interface IssuedCertificate {
 function newRsaKey(): { keyPem: string; publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey } {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const forgeKey = forge.pki.privateKeyFromPem(keyPem);
   return { keyPem, privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
 }
 
@@ -65,7 +65,7 @@ export interface LeafRequest {
 /** Issues a TLS server certificate signed by the CA, with the given subject alternative names. */
 export function issueServerCertificate(ca: CertificateAuthority, request: LeafRequest): IssuedCertificate {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
   const key = newRsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = key.publicKey;

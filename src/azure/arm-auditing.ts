@@ -1,23 +1,26 @@
 import type { DiagnosticSettingsResource } from "@azure/arm-monitor";
-import type { ObservedDiagnosticSetting } from "../core/domain.js";
+import type { AuditingPolicy, ObservedDiagnosticSetting } from "../core/domain.js";
 import type { AzureClients } from "./clients.js";
 
 /**
  * Reads and writes the ARM side of auditing: server auditing policies of SQL logical servers and of Synapse
- * workspaces' managed SQL server (both long-running PUTs), and diagnostic settings on any resource.
+ * workspaces' managed SQL server (both long-running PUTs), and diagnostic settings on any resource. The two policy
+ * APIs have one model ("Server Blob Auditing Policies", "Workspace Managed Sql Server Blob Auditing Policies" REST
+ * references) and one interface here; which one a target uses is its kind's (src/kinds/<kind>/adapter.ts).
  */
-export type PolicyKind = "sql-server" | "synapse-workspace";
 export type PolicyName = "auditingSettings" | "extendedAuditingSettings";
 
 export interface PolicyTarget {
-  kind: PolicyKind;
   subscriptionId: string;
   resourceGroup: string;
   name: string;
 }
 
-/** The policy as ARM returns it, properties flattened as the SDKs do, unknown fields kept. */
-export type AuditingPolicy = Record<string, unknown>;
+export interface AuditingPolicyApi {
+  get(clients: AzureClients, target: PolicyTarget, policy: PolicyName, signal?: AbortSignal): Promise<AuditingPolicy>;
+  /** PUTs a policy and waits for the long-running operation to finish; returns the resulting policy. */
+  put(clients: AzureClients, target: PolicyTarget, policy: PolicyName, body: AuditingPolicy, signal?: AbortSignal): Promise<AuditingPolicy>;
+}
 
 const LRO_POLL_MS = 1_000;
 
@@ -28,52 +31,55 @@ function plain(value: object): AuditingPolicy {
   return Object.fromEntries(Object.entries(value).filter(([key, v]) => v !== undefined && !READ_ONLY.has(key)));
 }
 
-export async function getAuditingPolicy(clients: AzureClients, target: PolicyTarget, policy: PolicyName, signal?: AbortSignal): Promise<AuditingPolicy> {
-  const options = { abortSignal: signal };
-  if (target.kind === "sql-server") {
+// The SDK models validate `state` and the other fields when they serialise the body.
+const parametersOf = (body: AuditingPolicy) => body as { state: "Enabled" | "Disabled" } & AuditingPolicy;
+
+/** A SQL logical server's policies (Microsoft.Sql servers/auditingSettings, servers/extendedAuditingSettings). */
+export const serverAuditingPolicies: AuditingPolicyApi = {
+  async get(clients, target, policy, signal) {
     const sql = clients.sql(target.subscriptionId);
+    const options = { abortSignal: signal };
     return plain(
       policy === "extendedAuditingSettings"
         ? await sql.extendedServerBlobAuditingPolicies.get(target.resourceGroup, target.name, options)
         : await sql.serverBlobAuditingPolicies.get(target.resourceGroup, target.name, options),
     );
-  }
-  const synapse = clients.synapse(target.subscriptionId);
-  return plain(
-    policy === "extendedAuditingSettings"
-      ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options)
-      : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options),
-  );
-}
-
-/** PUTs a policy and waits for the long-running operation to finish; returns the resulting policy. */
-export async function putAuditingPolicy(
-  clients: AzureClients,
-  target: PolicyTarget,
-  policy: PolicyName,
-  body: AuditingPolicy,
-  signal?: AbortSignal,
-): Promise<AuditingPolicy> {
-  const options = { abortSignal: signal, updateIntervalInMs: LRO_POLL_MS };
-  // The SDK models validate `state` and the other fields when they serialise the body.
-  const parameters = body as { state: "Enabled" | "Disabled" } & AuditingPolicy;
-  if (target.kind === "sql-server") {
+  },
+  async put(clients, target, policy, body, signal) {
     const sql = clients.sql(target.subscriptionId);
+    const options = { abortSignal: signal, updateIntervalInMs: LRO_POLL_MS };
     return plain(
       policy === "extendedAuditingSettings"
-        ? await sql.extendedServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parameters, options)
-        : await sql.serverBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parameters, options),
+        ? await sql.extendedServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parametersOf(body), options)
+        : await sql.serverBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, parametersOf(body), options),
     );
-  }
-  const synapse = clients.synapse(target.subscriptionId);
-  return plain(
-    policy === "extendedAuditingSettings"
-      ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parameters, options)
-      : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parameters, options),
-  );
-}
+  },
+};
 
-/** The SDKs put a leading slash of an ARM id into the URL as `//subscriptions` (reference/azure-sdk.md §3). */
+/** A Synapse workspace's managed SQL server's policies (Microsoft.Synapse workspaces/auditingSettings, extendedAuditingSettings). */
+export const workspaceAuditingPolicies: AuditingPolicyApi = {
+  async get(clients, target, policy, signal) {
+    const synapse = clients.synapse(target.subscriptionId);
+    const options = { abortSignal: signal };
+    return plain(
+      policy === "extendedAuditingSettings"
+        ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options)
+        : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.get(target.resourceGroup, target.name, "default", options),
+    );
+  },
+  async put(clients, target, policy, body, signal) {
+    const synapse = clients.synapse(target.subscriptionId);
+    const options = { abortSignal: signal, updateIntervalInMs: LRO_POLL_MS };
+    return plain(
+      policy === "extendedAuditingSettings"
+        ? await synapse.workspaceManagedSqlServerExtendedBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parametersOf(body), options)
+        : await synapse.workspaceManagedSqlServerBlobAuditingPolicies.beginCreateOrUpdateAndWait(target.resourceGroup, target.name, "default", parametersOf(body), options),
+    );
+  },
+};
+
+/** The SDKs put a leading slash of an ARM id into the URL as `//subscriptions` (@azure/arm-monitor 8 puts resourceUri in `/{+resourceUri}/...`; the REST spec
+ * examples pass it without the leading slash). */
 export function resourceUriForSdk(resourceId: string): string {
   return resourceId.replace(/^\/+/, "");
 }
@@ -117,6 +123,6 @@ export async function putDiagnosticSetting(
 ): Promise<DiagnosticSetting> {
   const saved = await clients
     .monitor(subscriptionId)
-    .diagnosticSettings.createOrUpdate(resourceUriForSdk(resourceUri), name, body as DiagnosticSettingsResource, { abortSignal: signal });
+    .diagnosticSettings.createOrUpdate(resourceUriForSdk(resourceUri), name, body, { abortSignal: signal });
   return toSetting(saved);
 }

@@ -11,7 +11,7 @@ import type { LogsRateLimit } from "./logs-rate-limit.js";
 /**
  * Where Azure is and how to trust it. Production leaves everything at the public-cloud defaults; the emulator
  * (and sovereign clouds) override endpoints. Token scopes stay the production audiences even when an endpoint
- * is overridden: arm-sql would otherwise derive `<endpoint>/.default` (reference/azure-sdk.md §5).
+ * is overridden: arm-sql would otherwise derive `<endpoint>/.default` (@azure/arm-sql 10, sqlManagementClient.ts: the default scope is `${endpoint}/.default` once `endpoint` is set).
  */
 export interface AzureEndpoints {
   resourceManager: string;

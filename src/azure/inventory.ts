@@ -1,18 +1,19 @@
 import type { AzureClients } from "./clients.js";
+import type { TargetKind } from "../core/domain.js";
+import { KINDS, kindOfArmType } from "../kinds/registry.js";
 import { redact } from "../core/redaction.js";
 import { InventoryError } from "./errors.js";
 
 /**
- * Finds every SQL Managed Instance, SQL logical server and Synapse workspace in scope. Resource Graph answers for
- * a thousand resources a call; when it is unavailable (not registered, no access at tenant scope) the per-
- * subscription list APIs of the three resource providers are used instead. Paging follows $skipToken to the end:
- * `resultTruncated` is not the signal (DESIGN.md, lessons).
+ * Finds every resource of a registered kind (src/kinds/registry.ts) in scope. Resource Graph answers for a thousand
+ * resources a call; when it is unavailable (not registered, no access at tenant scope) each kind's per-subscription
+ * list API (its ResourceReader, from its adapter) is used instead. Paging follows $skipToken to the end:
+ * `resultTruncated` is not the signal (Azure Resource Graph documentation, concepts/paging-results: `$skipToken` is set while
+ * more records follow).
  */
-export type DiscoveredKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
-
 export interface DiscoveredResource {
   id: string;
-  kind: DiscoveredKind;
+  kind: TargetKind;
   name: string;
   subscriptionId: string;
   resourceGroup: string;
@@ -30,14 +31,15 @@ export interface InventoryResult {
   unreadable: string[];
 }
 
-export const TYPE_TO_KIND: Record<string, DiscoveredKind> = {
-  "microsoft.sql/managedinstances": "sql-managed-instance",
-  "microsoft.sql/servers": "sql-server",
-  "microsoft.synapse/workspaces": "synapse-workspace",
-};
+/** How ARM lists and reads one kind's resources (the provider's list and get APIs); each kind's adapter gives its own. */
+export interface ResourceReader {
+  kind: TargetKind;
+  list(clients: AzureClients, subscriptionId: string, options: { abortSignal?: AbortSignal | undefined }): AsyncIterable<object>;
+  get(clients: AzureClients, subscriptionId: string, resourceGroup: string, name: string, options: { abortSignal?: AbortSignal | undefined }): Promise<object>;
+}
 
 export const INVENTORY_QUERY = `Resources
-| where type in~ ('microsoft.sql/managedinstances', 'microsoft.sql/servers', 'microsoft.synapse/workspaces')
+| where type in~ (${KINDS.map((k) => `'${k.armType}'`).join(", ")})
 | project id, name, type, location, resourceGroup, subscriptionId, tags, properties
 | order by id asc`;
 
@@ -59,23 +61,23 @@ export function parseResourceId(id: string): { subscriptionId: string; resourceG
  * A top-level resource id of a kind AuditGuard scans, taken apart strictly (names as ARM allows them), or undefined:
  * `/subscriptions/{guid}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`.
  */
-export function parseTargetId(id: string): { subscriptionId: string; resourceGroup: string; type: string; kind: DiscoveredKind; name: string } | undefined {
+export function parseTargetId(id: string): { subscriptionId: string; resourceGroup: string; type: string; kind: TargetKind; name: string } | undefined {
   const match = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w._()]{1,90})\/providers\/([A-Za-z.]+\/[A-Za-z]+)\/([A-Za-z0-9][A-Za-z0-9-]{0,127})$/i.exec(id);
   if (!match) return undefined;
   const type = match[3]!.toLowerCase();
-  const kind = TYPE_TO_KIND[type];
+  const kind = kindOfArmType(type);
   if (!kind || match[2]!.endsWith(".")) return undefined;
-  return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!, type, kind, name: match[4]! };
+  return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!, type, kind: kind.id, name: match[4]! };
 }
 
 function fromGraphRow(row: Record<string, unknown>): DiscoveredResource | undefined {
-  const kind = TYPE_TO_KIND[String(row.type).toLowerCase()];
+  const kind = kindOfArmType(String(row.type));
   if (!kind) return undefined;
   const id = String(row.id);
   const parsed = parseResourceId(id);
   return {
     id,
-    kind,
+    kind: kind.id,
     name: String(row.name),
     subscriptionId: String(row.subscriptionId ?? parsed.subscriptionId).toLowerCase(),
     resourceGroup: String(row.resourceGroup ?? parsed.resourceGroup),
@@ -122,7 +124,7 @@ async function fromResourceGraph(clients: AzureClients, subscriptions: readonly 
 
 type Listed = { id?: string; name?: string; location?: string; tags?: Record<string, string> } & Record<string, unknown>;
 
-function fromListed(kind: DiscoveredKind, item: Listed): DiscoveredResource {
+function fromListed(kind: TargetKind, item: Listed): DiscoveredResource {
   const id = String(item.id);
   const { subscriptionId, resourceGroup } = parseResourceId(id);
   const { id: _id, name, location, tags, type: _type, ...properties } = item;
@@ -135,22 +137,14 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function fromProviderLists(clients: AzureClients, subscriptions: readonly string[], signal?: AbortSignal) {
+async function fromProviderLists(clients: AzureClients, readers: readonly ResourceReader[], subscriptions: readonly string[], signal?: AbortSignal) {
   const resources: DiscoveredResource[] = [];
   const unreadable: string[] = [];
   for (const subscriptionId of subscriptions) {
     try {
       const options = { abortSignal: signal };
-      const [instances, servers, workspaces] = await Promise.all([
-        collect(clients.sql(subscriptionId).managedInstances.list(options)),
-        collect(clients.sql(subscriptionId).servers.list(options)),
-        collect(clients.synapse(subscriptionId).workspaces.list(options)),
-      ]);
-      resources.push(
-        ...instances.map((i) => fromListed("sql-managed-instance", i as Listed)),
-        ...servers.map((s) => fromListed("sql-server", s as Listed)),
-        ...workspaces.map((w) => fromListed("synapse-workspace", w as Listed)),
-      );
+      const lists = await Promise.all(readers.map(async (reader) => ({ kind: reader.kind, items: await collect(reader.list(clients, subscriptionId, options)) })));
+      resources.push(...lists.flatMap(({ kind, items }) => items.map((item) => fromListed(kind, item as Listed))));
     } catch (error) {
       if (signal?.aborted) throw error;
       unreadable.push(`subscription ${subscriptionId}: ${describe(error)}`);
@@ -172,7 +166,8 @@ const describe = (error: unknown) => {
  */
 export async function discoverResources(
   clients: AzureClients,
-  options: { subscriptions?: readonly string[]; signal?: AbortSignal; useResourceGraph?: boolean } = {},
+  /** `readers`: each kind's list API, for when Resource Graph is not used (src/kinds/adapters.ts). */
+  options: { readers: readonly ResourceReader[]; subscriptions?: readonly string[]; signal?: AbortSignal; useResourceGraph?: boolean },
 ): Promise<InventoryResult> {
   let fallbackReason: string | undefined;
   if (options.useResourceGraph !== false) {
@@ -190,7 +185,7 @@ export async function discoverResources(
   if (!options.subscriptions?.length) {
     throw new InventoryError([`Resource Graph: ${fallbackReason}`, "no fallback: the baseline's scope names no subscriptions to list one by one"]);
   }
-  const { resources, unreadable } = await fromProviderLists(clients, options.subscriptions, options.signal);
+  const { resources, unreadable } = await fromProviderLists(clients, options.readers, options.subscriptions, options.signal);
   if (unreadable.length === options.subscriptions.length) throw new InventoryError([...(options.useResourceGraph !== false ? [`Resource Graph: ${fallbackReason}`] : []), ...unreadable]);
   return { resources, source: "resource-provider-lists", fallbackReason, unreadable };
 }
@@ -199,18 +194,15 @@ export async function discoverResources(
  * One target, read from ARM by its id: the fact a queue message only names. Undefined when ARM says it does not
  * exist (404); other failures are thrown as they are.
  */
-export async function getResource(clients: AzureClients, id: string, signal?: AbortSignal): Promise<DiscoveredResource | undefined> {
+export async function getResource(clients: AzureClients, readers: readonly ResourceReader[], id: string, signal?: AbortSignal): Promise<DiscoveredResource | undefined> {
   const parsed = parseTargetId(id);
   if (!parsed) throw new Error(`not the id of a resource AuditGuard scans: ${id}`);
+  const reader = readers.find((r) => r.kind === parsed.kind);
+  if (!reader) throw new Error(`no reader for kind ${parsed.kind}`);
   const options = { abortSignal: signal };
   const { subscriptionId: sub, resourceGroup: rg, name, kind } = parsed;
   try {
-    const item =
-      kind === "sql-managed-instance"
-        ? await clients.sql(sub).managedInstances.get(rg, name, options)
-        : kind === "sql-server"
-          ? await clients.sql(sub).servers.get(rg, name, options)
-          : await clients.synapse(sub).workspaces.get(rg, name, options);
+    const item = await reader.get(clients, sub, rg, name, options);
     return fromListed(kind, item as Listed);
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return undefined;

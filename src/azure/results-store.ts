@@ -3,7 +3,8 @@ import { TableClient, TableTransaction, odata } from "@azure/data-tables";
 import type { TableEntity, TableEntityResult } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import type { TargetKind, TargetStatus } from "../core/domain.js";
+import type { StatusCounts, TargetKind, TargetStatus } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import type { SummaryCell } from "../core/summary-cells.js";
 import { decodePayload, encodePayload, invertedTimeKey, toTableKey } from "./table-payload.js";
 import { StoreError } from "./errors.js";
@@ -24,7 +25,7 @@ import { StoreError } from "./errors.js";
  * Every failure leaves here as a StoreError naming what could not be done, so an outage never reads as a target's
  * fault.
  */
-export type { TargetStatus };
+export type { StatusCounts, TargetStatus };
 export type ProgressStatus = TargetStatus | "pending" | "attempt-failed" | "poisoned" | "refused";
 
 export interface StoredResult {
@@ -42,14 +43,6 @@ export interface StoredResult {
   failingRuleIds: string[];
   /** The whole TargetResult as the scan produced it. */
   detail: unknown;
-}
-
-export interface StatusCounts {
-  compliant: number;
-  remediated: number;
-  noncompliant: number;
-  exempt: number;
-  error: number;
 }
 
 export interface ScanRun {
@@ -118,10 +111,6 @@ export interface StoreStats {
 const COUNTER_SHARDS = 8;
 const BATCH = 100; // Table storage's entity group transaction limit
 const CAS_ATTEMPTS = 20;
-
-function emptyCounts(): StatusCounts {
-  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
-}
 
 const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 const isNotFound = (error: unknown) => statusOf(error) === 404;
@@ -508,7 +497,8 @@ export class ResultsStore {
     scanId: string,
     targetId: string,
     update: { status: ProgressStatus; reason?: string; attempts?: number; kind?: TargetKind; subscriptionId?: string; failingRuleIds?: readonly string[] },
-    etag: string | "*",
+    /** The progress row's ETag, or "*" for any. */
+    etag: string,
   ): Promise<boolean> {
     return this.op("record the target's progress", async () => {
       const entity = {
@@ -543,7 +533,7 @@ export class ResultsStore {
       const first = await pages.next();
       if (first.done) return { items: [] };
       const next = encodeToken(first.value.continuationToken);
-      return { items: first.value.map(ResultsStore.toProgress), ...(next ? { continuationToken: next } : {}) };
+      return { items: first.value.map((e) => ResultsStore.toProgress(e)), ...(next ? { continuationToken: next } : {}) };
     });
   }
 
@@ -724,20 +714,28 @@ export class ResultsStore {
 
   // ---- retention ---------------------------------------------------------------------------------------------
 
-  /** Deletes everything of scans that started before `before` (runs, progress, counters, summaries, results). */
+  /**
+   * Deletes everything of scans that started before `before` (runs, progress, counters, summaries with their
+   * overflow rows, results), except the scan the report points at: an app that was stopped for longer than the
+   * retention keeps answering with its last closed scan rather than with nothing. The run row goes last, so a
+   * prune cut short is finished by the next one.
+   */
   async pruneScans(before: Date, limit = 5): Promise<string[]> {
     return this.op("prune old scans", async () => {
       const pruned: string[] = [];
+      const keep = await this.latestClosedScan();
       const oldest = this.runs
         .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${"run"} and RowKey gt ${invertedTimeKey(before)}` } })
-        .byPage({ maxPageSize: limit });
+        .byPage({ maxPageSize: limit + 1 });
       for await (const page of oldest) {
         for (const run of page) {
           const scanId = String(run.scanId);
+          if (scanId === keep) continue;
           await this.deletePartition(this.results, toTableKey(scanId));
           await this.deletePartition(this.runs, progressPartition(scanId));
           await this.deletePartition(this.runs, counterPartition(scanId));
-          for (const [pk, rk] of [["summary", toTableKey(scanId)], ["close", toTableKey(scanId)], ["runid", toTableKey(scanId)], ["run", String(run.rowKey)]] as const) {
+          const summaryRows = await this.summaryRowKeys(scanId);
+          for (const [pk, rk] of [...summaryRows.map((rk) => ["summary", rk] as const), ["close", toTableKey(scanId)], ["runid", toTableKey(scanId)], ["run", String(run.rowKey)]] as const) {
             await this.runs.deleteEntity(pk, rk).catch((error: unknown) => {
               if (!isNotFound(error)) throw error;
             });
@@ -749,6 +747,19 @@ export class ResultsStore {
       }
       return pruned;
     });
+  }
+
+  /** The summary's head row and its overflow rows, the head last (it says how many there are). */
+  private async summaryRowKeys(scanId: string): Promise<string[]> {
+    const rowKey = toTableKey(scanId);
+    try {
+      const head = await this.runs.getEntity<Record<string, unknown>>("summary", rowKey, { queryOptions: { select: ["payloadEntities"] } });
+      const parts = Number(head.payloadEntities ?? 1);
+      return [...Array.from({ length: Math.max(0, parts - 1) }, (_, i) => `${rowKey}~${i + 1}`), rowKey];
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 
   private async deletePartition(table: TableClient, partitionKey: string): Promise<void> {

@@ -88,6 +88,15 @@ SELECT * FROM sys.server_file_audits ORDER BY audit_id;`;
 
 export const APPLOCK_RESOURCE = "auditguard:server-audit";
 
+/** Takes the remediation lock for the session (parameters @resource, @timeout) and answers its result and @@SPID. */
+export const TAKE_REMEDIATION_LOCK =
+  "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;";
+
+/** A statement that runs only on the session holding the lock: a dropped connection would silently lose it. */
+export function guardedStatement(spid: number, statement: string): string {
+  return `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
+}
+
 /** A SQL error as the server sent it: number, state, class and text, for exact reporting. */
 export class SqlStatementError extends Error {
   constructor(
@@ -271,7 +280,7 @@ export class SqlAuditConnection {
    */
   async withRemediationLock<T>(work: (run: (statements: readonly string[]) => Promise<number>) => Promise<T>, lockTimeoutMs = 30_000): Promise<T> {
     const [rows] = await this.run(
-      "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;",
+      TAKE_REMEDIATION_LOCK,
       [
         { name: "resource", type: TYPES.NVarChar, value: APPLOCK_RESOURCE, length: 255 },
         { name: "timeout", type: TYPES.Int, value: lockTimeoutMs },
@@ -301,7 +310,7 @@ export class SqlAuditConnection {
   private async runGuarded(statements: readonly string[], spid: number): Promise<number> {
     let applied = 0;
     for (const [index, statement] of statements.entries()) {
-      const guarded = `IF @@SPID <> ${spid} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`;
+      const guarded = guardedStatement(spid, statement);
       try {
         await this.run(guarded);
       } catch (error) {

@@ -2,6 +2,7 @@ import type { RemediationAction, Target } from "../core/domain.js";
 import { quoteString } from "../core/sql-text/identifiers.js";
 import { APPLOCK_RESOURCE } from "../azure/sql-audit.js";
 import { TOOL_VERSION } from "../core/version.js";
+import { kindOf } from "../kinds/registry.js";
 
 /**
  * `--format sql`: the plan as an operator runs it by hand. One section per Managed Instance, in sqlcmd's dialect
@@ -21,9 +22,14 @@ export interface ScriptTarget {
   actions: readonly RemediationAction[];
 }
 
-// The api-versions AuditGuard's SDK clients use for these PUTs (reference/azure-sdk.md; the Synapse REST page in
-// the seeds documents 2021-06-01 for auditingSettings).
-const API_VERSION = { sql: "2021-11-01-preview", synapse: "2021-06-01", diagnosticSettings: "2021-05-01-preview" } as const;
+// The api-version @azure/arm-monitor 8 sends for diagnostic settings; each kind names its auditing policy's own.
+const API_VERSION = { diagnosticSettings: "2021-05-01-preview" } as const;
+
+function auditingPolicyApiVersion(target: Target): string {
+  const version = kindOf(target.kind).auditingPolicyApiVersion;
+  if (!version) throw new Error(`${target.kind} has no ARM auditing policy`);
+  return version;
+}
 
 const comment = (text: string) => text.replace(/[\r\n]+/g, " ");
 
@@ -56,7 +62,7 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 function armCommand(target: Target, action: Exclude<RemediationAction, { kind: "tsql" }>): string {
   const [path, version] =
     action.kind === "arm-auditing-put"
-      ? [`${action.resourceId}/${action.policy}/default`, target.kind === "synapse-workspace" ? API_VERSION.synapse : API_VERSION.sql]
+      ? [`${action.resourceId}/${action.policy}/default`, auditingPolicyApiVersion(target)]
       : [`${action.resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${action.name}`, API_VERSION.diagnosticSettings];
   const body = JSON.stringify({ properties: action.body });
   // "*/" would end the comment the commands sit in; in the JSON body "\/" is the same character.

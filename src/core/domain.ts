@@ -2,8 +2,8 @@
  * The domain model: what AuditGuard scans (targets), what it sees (observations), what it concludes (findings)
  * and what it would change (remediation actions). Plain data only, so evaluate and plan stay pure functions.
  */
+/** The kinds AuditGuard scans; each is a module in src/kinds/<kind>/ registered in src/kinds/registry.ts. */
 export type TargetKind = "sql-managed-instance" | "sql-server" | "synapse-workspace";
-export const TARGET_KINDS: readonly TargetKind[] = ["sql-managed-instance", "sql-server", "synapse-workspace"];
 
 export interface Target {
   /** ARM resource id, as ARM spells it. */
@@ -100,7 +100,7 @@ export interface ObservedDiagnosticSetting {
   metrics?: Array<{ category?: string; enabled: boolean }>;
 }
 
-/** A server auditing policy as ARM returns it; fields AuditGuard does not govern are kept as they are. */
+/** A server auditing policy as ARM returns it (properties flattened as the SDKs do); fields AuditGuard does not govern are kept as they are. */
 export interface AuditingPolicy {
   state?: string;
   isAzureMonitorTargetEnabled?: boolean;
@@ -127,13 +127,23 @@ export interface ActivityEvent {
   succeeded: boolean | null;
   clientIp?: string;
   applicationName?: string;
+  /** The audit record's identity in its workspace: the same record is judged, and announced, once. */
+  recordId?: string;
+  /** When Log Analytics ingested it. */
+  ingestedAt?: string;
 }
 
+/**
+ * What the activity sweep found for a target: the suspicious records of the report window (activity.lookback), the
+ * window the sweep has covered, and, with silence detection on, the newest record of any kind.
+ */
 export interface ObservedActivity {
   window: { from: string; to: string };
   events: ActivityEvent[];
   /** Newest audit record of any kind when silence detection is on; null when there is none. */
   lastEventTime?: string | null;
+  /** The workspace (and table) the records were read from. */
+  workspaceId?: string;
 }
 
 export interface Observation {
@@ -194,7 +204,15 @@ export type RemediationAction =
       body: Omit<ObservedDiagnosticSetting, "name">;
     };
 
-export type TargetStatus = "compliant" | "remediated" | "noncompliant" | "exempt" | "error";
+/** A target's status after a scan, in the order counts are kept and written (stored runs, events, reports). */
+export const TARGET_STATUSES = ["compliant", "remediated", "noncompliant", "exempt", "error"] as const;
+export type TargetStatus = (typeof TARGET_STATUSES)[number];
+export type StatusCounts = Record<TargetStatus, number>;
+
+/** Every status at zero, in TARGET_STATUSES order (the key order JSON keeps). */
+export function emptyCounts(): StatusCounts {
+  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
+}
 
 /** A fix the planner will not make, and why: a conflict with an object the baseline does not own, a switch of storage authentication it was not told to make, a fix that did not converge. */
 export interface BlockedChange {
@@ -227,8 +245,12 @@ export interface TargetResult {
    */
   notConverged?: { ruleIds: string[]; planDigest: string; at: string };
   exemption?: { reason: string; expires?: string };
-  /** The look-back window the activity rules read, when activity was read. */
+  /** The window the activity sweep had covered for this target, when activity was read. */
   activityWindow?: { from: string; to: string };
+  /** The suspicious audit records the activity rules judged (their ids make their events unique). */
+  activity?: ActivityEvent[];
+  /** Where the target's audit records land (its diagnostic settings), for the activity sweep. */
+  routes?: Array<{ workspaceId: string; table: "AzureDiagnostics" | "SQLSecurityAuditEvents" }>;
   /** Status `error` from transient failures only: scanning again in a few minutes may succeed. */
   retryable?: boolean;
 }
@@ -243,9 +265,4 @@ export function describeChange(action: RemediationAction): string {
     case "diagnostic-setting-put":
       return `PUT ${action.resourceUri}/providers/Microsoft.Insights/diagnosticSettings/${action.name}\n${JSON.stringify({ properties: action.body }, null, 2)}`;
   }
-}
-
-/** The resource diagnostic settings for server-level audit live on: a SQL server's master database. */
-export function diagnosticResourceUri(target: Target): string {
-  return target.kind === "sql-server" ? `${target.id}/databases/master` : target.id;
 }

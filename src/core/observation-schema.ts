@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Observation } from "./domain.js";
+import { KIND_IDS } from "../kinds/registry.js";
 
 /** Validates a saved observation (`auditguard plan --observation`), so a hand-edited file fails clearly. */
 const error = z.object({ code: z.string(), message: z.string(), missingPermission: z.string().optional(), transient: z.boolean().optional() }).strict();
@@ -73,7 +74,7 @@ export const observationSchema = z
     target: z
       .object({
         id: z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\//i, { message: "must be an ARM resource id" }),
-        kind: z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]),
+        kind: z.enum(KIND_IDS),
         name: z.string().min(1),
         subscriptionId: z.string().min(1),
         resourceGroup: z.string().min(1),
@@ -94,6 +95,6 @@ export const observationSchema = z
 
 export function parseObservation(value: unknown): { ok: true; observation: Observation } | { ok: false; problems: string[] } {
   const result = observationSchema.safeParse(value);
-  if (result.success) return { ok: true, observation: result.data as Observation };
+  if (result.success) return { ok: true, observation: result.data };
   return { ok: false, problems: result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`) };
 }

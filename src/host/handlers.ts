@@ -19,17 +19,22 @@ import {
   ScanClosingError,
 } from "../scan/fan-out.js";
 import type { ScanRequest } from "../scan/fan-out.js";
-import { emptyCounts, newScanId } from "../scan/run-scan.js";
-import { InventoryError } from "../azure/errors.js";
+import { newScanId } from "../scan/run-scan.js";
+import { emptyCounts } from "../core/domain.js";
+import { runActivitySweep } from "../scan/activity-sweep.js";
+import { InventoryError, StoreError } from "../azure/errors.js";
+import { ConfigurationError } from "./settings.js";
 import { InvalidContinuationError } from "../azure/results-store.js";
-import { buildReport } from "../core/report/build.js";
-import { renderReport } from "../core/report/render.js";
+import { reportHeader, summaryFromCells, toReportTarget } from "../core/report/build.js";
+import { formatInfo, renderReportChunks } from "../core/report/render.js";
+import type { ReportHeader, ReportTarget } from "../core/report/model.js";
+import { SummaryCells } from "../core/summary-cells.js";
+import type { StoredResult } from "../azure/results-store.js";
 import { redact } from "../core/redaction.js";
 import { hostServices } from "./services.js";
 import type { HostServices } from "./services.js";
 import { MAX_DEQUEUE_COUNT } from "./queue-names.js";
 import { parseReportQuery } from "./report-query.js";
-import { TOOL_VERSION } from "../core/version.js";
 
 /**
  * Every hour by default (AUDITGUARD_SCHEDULE): close earlier scans that outlived their deadline, enumerate the
@@ -131,37 +136,98 @@ export async function scanPoison(message: unknown, context: InvocationContext): 
 }
 
 /**
- * GET /api/compliance: the compliance report from the results store, filtered by subscription, kind, status
- * and rule. The ETag is the content's hash (the generation time excluded), so a dashboard polling with
- * If-None-Match gets 304 until something changes.
+ * Every five minutes by default (AUDITGUARD_SWEEP_SCHEDULE): read every audit workspace once from its watermark,
+ * announce what is suspicious and keep each target's verdict for the drift scan. One sweep at a time (a lease),
+ * whatever the scale-out: Log Analytics' limits are the identity's, not the instance's.
  */
+export async function activitySweep(timer: Timer, context: InvocationContext): Promise<void> {
+  const services = await hostServices();
+  const sweepId = newScanId(new Date());
+  const summary = await runActivitySweep(services, { sweepId, signal: AbortSignal.timeout(services.invocationBudgetMs) });
+  if (summary.skipped) {
+    context.warn(`activity sweep ${sweepId} skipped: ${summary.skipped}`);
+    return;
+  }
+  const problems = summary.workspaces.filter((w) => w.problem);
+  context.log(`activity sweep ${sweepId}: ${summary.workspaces.length} workspace${summary.workspaces.length === 1 ? "" : "s"}, ${summary.queries} quer${summary.queries === 1 ? "y" : "ies"}, ${summary.events} event${summary.events === 1 ? "" : "s"}${timer.isPastDue ? " (timer was past due)" : ""}`);
+  for (const w of problems) context.error(`activity sweep ${sweepId}: ${redact(w.problem!)}`);
+}
+
+/**
+ * GET /api/compliance: the compliance report of the latest closed scan (or `?scan=`), filtered by subscription,
+ * kind, status and rule. Its summary comes from the scan's summary cells, so the ETag, a 304 and every count cost
+ * three small reads whatever the size of the estate; the targets are read from the store a page at a time: JSON
+ * answers one page (`top`, default and at most 1,000) with a `next` link, the other formats stream every page
+ * unless `top` or `continuation` asks for one.
+ */
+const JSON_PAGE = 1000;
+
+async function* bytes(chunks: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) yield Buffer.from(chunk, "utf8");
+}
 
 export async function complianceReport(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const parsed = parseReportQuery(request.query.entries());
   if (!parsed.ok) return { status: 400, jsonBody: { error: { code: "BadRequest", message: parsed.reason } } };
+  const q = parsed.query;
   try {
     const services = await hostServices();
-    const scanId = await services.store.latestClosedScan();
-    const results: TargetResult[] = [];
-    if (scanId) for await (const r of services.store.scanResults(scanId, parsed.query.filters)) results.push(r.detail as TargetResult);
-    const runs = await services.store.listRuns(200);
-    const report = buildReport({
-      results,
-      runs: runs.map((r) => ({ scanId: r.scanId, ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}), counts: r.counts })),
-      filters: parsed.query.filters,
-      now: new Date(),
-      version: TOOL_VERSION,
-    });
-    const { generatedAt: _generatedAt, ...content } = report;
-    const etag = `"${createHash("sha256").update(parsed.query.format).update(JSON.stringify(content)).digest("base64url").slice(0, 32)}"`;
+    const { store } = services;
+    const scanId = q.scanId ?? (await store.latestClosedScan());
+    const [run, summary] = scanId ? await Promise.all([store.getRun(scanId), store.getSummary(scanId)]) : [undefined, undefined];
+    if (q.scanId && !run) return { status: 404, jsonBody: { error: { code: "NotFound", message: `no scan ${q.scanId}` } } };
+    if (run && !summary) return { status: 409, jsonBody: { error: { code: "ScanNotClosed", message: `scan ${run.scanId} is not closed yet; its report is there once every target is done (follow /api/scans/${run.scanId})` } } };
+    const paged = q.format === "json" || q.page !== undefined;
+    const size = q.page?.top ?? JSON_PAGE;
+    const etag = `"${createHash("sha256")
+      .update(JSON.stringify([q.format, q.filters, scanId ?? "none", summary?.etag ?? "", paged ? size : 0, q.page?.continuation ?? ""]))
+      .digest("base64url")
+      .slice(0, 32)}"`;
     const headers = { etag, "cache-control": "no-cache" };
     if (request.headers.get("if-none-match") === etag) return { status: 304, headers };
-    const rendered = renderReport(report, parsed.query.format);
-    return { status: 200, headers: { ...headers, "content-type": rendered.contentType }, body: rendered.body };
+    const runs = (await store.listRuns(60)).filter((r) => r.closed);
+    const header: ReportHeader = {
+      ...reportHeader({
+        summary: summaryFromCells(new SummaryCells(summary?.cells ?? []).matching(q.filters), run?.finishedAt),
+        runs: runs.map((r) => ({ scanId: r.scanId, ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}), counts: r.counts })),
+        filters: q.filters,
+        now: new Date(),
+      }),
+      ...(run ? { scan: { scanId: run.scanId, startedAt: run.startedAt, ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}), complete: run.complete, ...(run.notScanned ? { notScanned: run.notScanned } : {}), ...(run.problem ? { problem: redact(run.problem) } : {}) } } : {}),
+    };
+    const toTargets = async function* (results: AsyncIterable<StoredResult> | Iterable<StoredResult>) {
+      for await (const r of results) yield toReportTarget(r.detail as TargetResult);
+    };
+    let targets: AsyncIterable<ReportTarget>;
+    if (!scanId) targets = toTargets([]);
+    else if (paged) {
+      const page = await store.listScanResults(scanId, q.filters, { size, ...(q.page?.continuation ? { continuationToken: q.page.continuation } : {}) });
+      if (page.continuationToken) {
+        const next = new URLSearchParams([...request.query.entries()].filter(([k]) => k !== "continuation" && k !== "code" && k !== "scan"));
+        next.set("scan", scanId);
+        next.set("continuation", page.continuationToken);
+        header.page = { size, next: `/api/compliance?${next.toString()}` };
+      } else header.page = { size };
+      targets = toTargets(page.items);
+    } else targets = toTargets(store.scanResults(scanId, q.filters));
+    return { status: 200, headers: { ...headers, "content-type": formatInfo(q.format).contentType }, body: bytes(renderReportChunks(header, targets, q.format)) };
   } catch (error) {
-    context.error(`compliance report failed: ${redact((error as Error).message)}`);
-    return { status: 503, jsonBody: { error: { code: "ServiceUnavailable", message: "the results store could not be read; try again" } } };
+    if (error instanceof InvalidContinuationError) return { status: 400, jsonBody: { error: { code: "BadRequest", message: error.message } } };
+    return failedAnswer(error, "the compliance report", context);
   }
+}
+
+/**
+ * A failed answer, by cause class: the app's configuration (a setting or the baseline), the results store, the
+ * inventory, or something else; the details go to the log, redacted, and the answer names the class.
+ */
+function failedAnswer(error: unknown, what: string, context: InvocationContext): HttpResponseInit {
+  const message = redact(error instanceof Error ? error.message : String(error));
+  context.error(`${what} failed: ${message}`);
+  if (error instanceof ConfigurationError) return { status: 500, jsonBody: { error: { code: "ConfigurationError", message } } };
+  if (error instanceof StoreError) return { status: 503, jsonBody: { error: { code: "StoreUnavailable", message: `${what}: the results store could not be reached; try again` } } };
+  if (error instanceof InventoryError) return { status: 503, jsonBody: { error: { code: "InventoryUnavailable", message } } };
+  return { status: 500, jsonBody: { error: { code: "InternalError", message: `${what} failed; see the function's log` } } };
 }
 
 /** POST /api/scans (admin key): start an on-demand scan; 202 with where to follow its progress. */
@@ -188,8 +254,7 @@ export async function startScan(request: HttpRequest, context: InvocationContext
     context.log(`scan ${scanId} started over HTTP: ${targets.length} targets queued`);
     return { status: 202, headers: { location }, jsonBody: { scanId, targets: targets.length, status: location } };
   } catch (error) {
-    context.error(`starting a scan failed: ${redact((error as Error).message)}`);
-    return { status: 503, jsonBody: { error: { code: "ServiceUnavailable", message: "the scan could not be started; see the function's log" } } };
+    return failedAnswer(error, "starting a scan", context);
   }
 }
 
@@ -223,7 +288,6 @@ export async function scanStatus(request: HttpRequest, context: InvocationContex
     };
   } catch (error) {
     if (error instanceof InvalidContinuationError) return { status: 400, jsonBody: { error: { code: "BadRequest", message: error.message } } };
-    context.error(`scan status failed: ${redact((error as Error).message)}`);
-    return { status: 503, jsonBody: { error: { code: "ServiceUnavailable", message: "the results store could not be read; try again" } } };
+    return failedAnswer(error, "the scan status", context);
   }
 }

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { RULES } from "../core/rules/registry.js";
+import { TARGET_STATUSES } from "../core/domain.js";
+import { KIND_IDS, listKinds } from "../kinds/registry.js";
 import type { ReportFilters } from "../core/report/build.js";
 import { REPORT_FORMATS } from "../core/report/render.js";
 
@@ -19,13 +21,22 @@ const querySchema = z
   .object({
     format: z.enum(REPORT_FORMATS, { message: `format must be one of ${REPORT_FORMATS.join(", ")}` }).default("json"),
     subscription: list(z.string().regex(GUID, { message: "subscription must be a subscription GUID" })).optional(),
-    kind: list(z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"], { message: "kind must be sql-managed-instance, sql-server or synapse-workspace" })).optional(),
-    status: list(z.enum(["compliant", "remediated", "noncompliant", "exempt", "error"], { message: "status must be compliant, remediated, noncompliant, exempt or error" })).optional(),
+    kind: list(z.enum(KIND_IDS, { message: `kind must be ${listKinds()}` })).optional(),
+    status: list(z.enum(TARGET_STATUSES, { message: "status must be compliant, remediated, noncompliant, exempt or error" })).optional(),
     rule: list(z.string().refine((id) => RULES.some((r) => r.id === id), { message: "rule must be a rule id from the catalog" })).optional(),
+    scan: z.string().regex(/^[A-Za-z0-9-]{1,80}$/, { message: "scan must be a scan id: 1-80 letters, digits or hyphens" }).optional(),
+    top: z.coerce.number({ message: "top must be a whole number from 1 to 1000" }).int({ message: "top must be a whole number from 1 to 1000" }).min(1, { message: "top must be a whole number from 1 to 1000" }).max(1000, { message: "top must be a whole number from 1 to 1000" }).optional(),
+    continuation: z.string().regex(/^[A-Za-z0-9_-]{1,2000}$/, { message: "continuation must be the token a previous page gave" }).optional(),
   })
   .strict();
 
-export type ReportQuery = { format: (typeof REPORT_FORMATS)[number]; filters: ReportFilters };
+export type ReportQuery = {
+  format: (typeof REPORT_FORMATS)[number];
+  filters: ReportFilters;
+  /** A closed scan's id; default: the latest closed scan. */
+  scanId?: string;
+  page?: { top?: number; continuation?: string };
+};
 
 export function parseReportQuery(params: Iterable<[string, string]>): { ok: true; query: ReportQuery } | { ok: false; reason: string } {
   const raw: Record<string, string> = {};
@@ -50,6 +61,8 @@ export function parseReportQuery(params: Iterable<[string, string]>): { ok: true
         ...(q.status ? { statuses: q.status } : {}),
         ...(q.rule ? { ruleIds: q.rule } : {}),
       },
+      ...(q.scan ? { scanId: q.scan } : {}),
+      ...(q.top !== undefined || q.continuation ? { page: { ...(q.top !== undefined ? { top: q.top } : {}), ...(q.continuation ? { continuation: q.continuation } : {}) } } : {}),
     },
   };
 }

@@ -9,7 +9,11 @@ import type { StoreConnection } from "../azure/results-store.js";
 import { JsonQueue } from "../azure/queues.js";
 import type { QueueConnection } from "../azure/queues.js";
 import type { FanOutServices } from "../scan/fan-out.js";
-import { parseFunctionTimeout, readSettings, storageServiceUris } from "./settings.js";
+import { ActivityStore } from "../azure/activity-store.js";
+import { storeActivitySource } from "../scan/activity-sweep.js";
+import { ConfigurationError, parseFunctionTimeout, readSettings, storageServiceUris } from "./settings.js";
+import type { AppSettings } from "./settings.js";
+import type { Baseline } from "../core/policy/schema.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
 
 /**
@@ -19,6 +23,7 @@ import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "./queue-names.js";
  */
 export interface HostServices extends FanOutServices {
   poison: JsonQueue;
+  activity: ActivityStore;
   retentionDays: number;
   /**
    * How long one invocation may scan: host.json's functionTimeout less a margin to store what was found and say
@@ -48,16 +53,40 @@ function functionTimeoutMs(hostJsonPath: string): number {
 let cached: Promise<HostServices> | undefined;
 let override: (() => Promise<HostServices>) | undefined;
 
+/**
+ * The app's settings and baseline, checked: what the app start hook checks, and what every function starts from. A
+ * problem is a ConfigurationError naming the setting or the baseline's line, never a setting's value.
+ */
+export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): { settings: AppSettings; baseline: Baseline; baselinePath: string } {
+  const settings = readSettings(env);
+  const baselinePath = resolve(settings.AUDITGUARD_BASELINE_PATH);
+  let text: string;
+  try {
+    text = readFileSync(baselinePath, "utf8");
+  } catch (error) {
+    throw new ConfigurationError(`the baseline file ${baselinePath} (AUDITGUARD_BASELINE_PATH) cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return { settings, baseline: loadBaselineText(text, baselinePath), baselinePath };
+  } catch (error) {
+    throw new ConfigurationError(`the baseline ${baselinePath} is invalid: ${(error as Error).message}`);
+  }
+}
+
 async function build(): Promise<HostServices> {
-  const settings = readSettings();
-  const path = resolve(settings.AUDITGUARD_BASELINE_PATH);
-  const baseline = loadBaselineText(readFileSync(path, "utf8"), path);
+  const { settings, baseline, baselinePath: path } = loadConfiguration();
   const credential: TokenCredential = new DefaultAzureCredential();
-  const env = createScanEnvironment(baseline, { credential, baseDir: dirname(path) });
   const uris = storageServiceUris(settings);
   const store: StoreConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { tableEndpoint: uris.table, credential };
   const queues: QueueConnection = settings.AzureWebJobsStorage ? { connectionString: settings.AzureWebJobsStorage } : { queueEndpoint: uris.queue, credential };
+  const activity = await ActivityStore.open(store, settings.AUDITGUARD_TABLE_PREFIX);
+  // The drift scan takes each target's activity from the sweep's verdicts instead of querying Log Analytics itself.
+  const env = {
+    ...createScanEnvironment(baseline, { credential, baseDir: dirname(path) }),
+    activity: storeActivitySource(baseline, activity, baseline.activity.maxVerdictAgeMinutes * 60_000),
+  };
   return {
+    activity,
     retentionDays: settings.AUDITGUARD_RETENTION_DAYS,
     invocationBudgetMs: invocationBudget(functionTimeoutMs(resolve("host.json"))),
     env,

@@ -7,8 +7,13 @@ import { z } from "zod";
 const serviceUri = (service: string) =>
   z.url({ protocol: /^https$/, message: `the ${service} service URI of the storage account, https://<account>.${service}.<cloud's storage suffix>` }).optional();
 
+// NCRONTAB as Azure Functions' timer trigger reads it: six fields, seconds first ("Timer trigger for Azure Functions").
+const ncrontab = z.string().regex(/^\S+( \S+){5}$/, { message: "an NCRONTAB schedule of six fields ({second} {minute} {hour} {day} {month} {day-of-week}), e.g. 0 */5 * * * *" });
+
 const settingsSchema = z.object({
   AUDITGUARD_BASELINE_PATH: z.string().min(1).default("auditguard.yaml"),
+  AUDITGUARD_SCHEDULE: ncrontab.default("0 0 * * * *"),
+  AUDITGUARD_SWEEP_SCHEDULE: ncrontab.default("0 */5 * * * *"),
   AUDITGUARD_EVENTS_QUEUE: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { message: "a queue name: 3-63 lower-case letters, digits and single hyphens" }).default("auditguard-events"),
   AUDITGUARD_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,40}$/, { message: "letters and digits, starting with a letter" }).default("AuditGuard"),
   AUDITGUARD_EVENT_SOURCE: z.string().min(1).default("urn:auditguard:function-app"),
@@ -23,14 +28,19 @@ const settingsSchema = z.object({
 
 export type AppSettings = z.infer<typeof settingsSchema>;
 
+/** The app cannot run as configured (a setting, or the baseline): named so every answer says it is configuration. */
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): AppSettings {
   const parsed = settingsSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) {
-    throw new Error(`invalid app settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new ConfigurationError(`invalid app settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   const s = parsed.data;
   if (!s.AzureWebJobsStorage && !s.AzureWebJobsStorage__accountName && !(s.AzureWebJobsStorage__queueServiceUri && s.AzureWebJobsStorage__tableServiceUri)) {
-    throw new Error(
+    throw new ConfigurationError(
       "invalid app settings: AzureWebJobsStorage (a connection string), AzureWebJobsStorage__accountName (identity-based, public cloud) or AzureWebJobsStorage__queueServiceUri and __tableServiceUri (identity-based, any cloud) is required",
     );
   }

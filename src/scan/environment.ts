@@ -7,6 +7,7 @@ import type { AzureContext, AzureEndpoints } from "../azure/clients.js";
 import { ArmThrottle } from "../azure/arm-throttle.js";
 import { LogsRateLimit } from "../azure/logs-rate-limit.js";
 import type { SqlEncryption } from "../azure/sql-audit.js";
+import type { ActivitySource } from "./activity-sweep.js";
 
 /**
  * Everything a scan needs to reach Azure, built once from the baseline: the credential (managed identity in
@@ -22,6 +23,11 @@ export interface ScanEnvironment {
   sqlEncryption: SqlEncryption;
   /** The only DNS zone suffix whose Managed Instance hosts get the scanner's SQL token. */
   managedInstanceDnsSuffix: string;
+  /**
+   * Where a target's audit activity comes from: the activity sweep's verdicts (Functions), or a sweep of the run's own
+   * (CLI). None: activity is not read (the activity rules say so).
+   */
+  activity?: ActivitySource;
 }
 
 export function endpointsFrom(baseline: Baseline): AzureEndpoints {

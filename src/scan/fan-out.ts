@@ -1,16 +1,19 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { buildEvent } from "../core/events/build.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import { inScope, lowestMode, modeFor } from "../core/scope.js";
 import { SummaryCells } from "../core/summary-cells.js";
 import type { Mode } from "../core/policy/schema.js";
 import type { Progress, ResultsStore, ScanRun } from "../azure/results-store.js";
+import type { ActivityStore } from "../azure/activity-store.js";
 import type { JsonQueue } from "../azure/queues.js";
 import { getResource, parseTargetId } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { ScanEnvironment } from "./environment.js";
-import { discoverTargets, emptyCounts, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
+import { discoverTargets, failingRuleIds, newScanId, previousResult, toStoredResult, toTarget } from "./run-scan.js";
 import { scanTarget } from "./scan-target.js";
 import { eventsForResult } from "./result-events.js";
 import { describeError, formatReason } from "./errors.js";
@@ -87,6 +90,8 @@ export function rejectionRecord(message: unknown, reason: string): Record<string
 export interface FanOutServices {
   env: ScanEnvironment;
   store: ResultsStore;
+  /** The activity sweep's state: each worker records where its target's audit records land. */
+  activity?: ActivityStore;
   requests: JsonQueue;
   events: JsonQueue;
   eventSource: string;
@@ -169,7 +174,7 @@ export async function processScanRequest(services: FanOutServices, request: Scan
   const resolveBudget = startBudget(env.baseline.scan.targetTimeoutSeconds, options.signal);
   let target: Target | undefined;
   try {
-    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, request.targetId, signal));
+    const resource = await resolveBudget.call("reading the target from ARM", (signal) => getResource(env.clients, KIND_ADAPTERS, request.targetId, signal));
     target = resource ? toTarget(resource) : undefined;
   } catch (error) {
     const d = describeError(error, "resolve-target", request.targetId, resolveBudget.signal);
@@ -203,6 +208,11 @@ async function finish(services: FanOutServices, run: ScanRun, progress: Progress
   const now = (services.now ?? (() => new Date()))();
   const result = "scanId" in outcome ? outcome : minimalResult(run, target, outcome.status, outcome.reason, now);
   await services.store.saveResult(toStoredResult(result, run.startedAt));
+  if (services.activity && result.routes) {
+    const t = result.target;
+    await services.activity.saveRoute({ targetId: t.id, kind: t.kind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup, routes: result.routes, observedAt: result.finishedAt });
+  }
+  // Suspicious activity is announced by the activity sweep as it reads each record, not again by every drift scan.
   for (const event of eventsForResult(result, { source: services.eventSource, now })) await services.events.send(event);
   const moved = await services.store.updateProgress(
     run.scanId,

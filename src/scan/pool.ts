@@ -28,7 +28,7 @@ export async function runPool<T, R>(
     throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
   }
   const now = options.now ?? Date.now;
-  const outcomes: PoolOutcome<R>[] = new Array(items.length);
+  const outcomes = new Array<PoolOutcome<R>>(items.length);
   const controller = new AbortController();
   // Every worker's SDK calls listen on this one signal; that many listeners is by design, not a leak.
   setMaxListeners(0, controller.signal);
@@ -61,7 +61,7 @@ export async function runPool<T, R>(
           outcomes[index] = { status: "rejected", reason };
         }
       }
-      options.onSettled?.(index, outcomes[index]!);
+      options.onSettled?.(index, outcomes[index]);
     }
   };
   try {

@@ -1,34 +1,25 @@
-import { createHash } from "node:crypto";
+import { eventId } from "./event-id.js";
 import type { Finding, RemediationAction, TargetResult } from "../core/domain.js";
 import { describeChange } from "../core/domain.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import type { CloudEvent } from "../core/events/catalog.js";
 import { buildEvent } from "../core/events/build.js";
-import { storageAccountsIn } from "../core/rules/activity.js";
 import { ruleById } from "../core/rules/registry.js";
 import { redact, redactDeep } from "../core/redaction.js";
-import type { ActivityEvidence } from "../core/activity-evidence.js";
+import type { Baseline } from "../core/policy/schema.js";
+import { suspiciousEvents } from "./activity-sweep.js";
 
 /**
  * The alert events one target's result produces. Event ids are derived from scan, target and type, so a result
  * processed twice (a retried queue message) yields the same ids and consumers can de-duplicate.
  */
-const ACTIVITY_KIND: Record<string, "copy-only-backup" | "unapproved-backup-destination" | "audit-tampering" | "audit-silence"> = {
-  "activity.copy-only-backup": "copy-only-backup",
-  "activity.unapproved-backup-destination": "unapproved-backup-destination",
-  "activity.audit-tampering": "audit-tampering",
-  "activity.audit-silence": "audit-silence",
-};
 
-function eventId(...parts: string[]): string {
-  return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 32);
-}
 
 const targetRef = (r: TargetResult) => ({ id: r.target.id, kind: r.target.kind, name: r.target.name, subscriptionId: r.target.subscriptionId, resourceGroup: r.target.resourceGroup });
 const actionRef = (a: RemediationAction) => ({ kind: a.kind, description: a.description, ruleIds: a.ruleIds, change: redact(describeChange(a)) });
 const findingRef = (f: Finding) => ({ ruleId: f.ruleId, severity: f.severity, title: ruleById(f.ruleId)?.title ?? f.ruleId, message: redact(f.message) });
 
-export function eventsForResult(raw: TargetResult, context: { source: string; now: Date }): CloudEvent[] {
+export function eventsForResult(raw: TargetResult, context: { source: string; now: Date; activity?: { baseline: Baseline } }): CloudEvent[] {
   // Events carry only redacted text, whatever the result holds; buildEvent still refuses anything that looks like a credential.
   const result = redactDeep(raw);
   const events: CloudEvent[] = [];
@@ -64,40 +55,13 @@ export function eventsForResult(raw: TargetResult, context: { source: string; no
       ),
     );
   }
-  for (const finding of result.findings) {
-    const kind = ACTIVITY_KIND[finding.ruleId];
-    if (!kind || finding.status !== "fail") continue;
-    const raw = (finding.evidence?.events as Array<Omit<ActivityEvidence, "storageAccount">> | undefined) ?? [];
+  // Suspicious activity: one event per record and rule, its id derived from the record, so the same record announced
+  // by a CLI run and by the Functions app's activity sweep is one event to a consumer. The worker passes no
+  // `activity`: there the sweep announces records as it reads them.
+  if (context.activity && result.activity?.length) {
+    const t = result.target;
     const window = result.activityWindow ?? { from: result.startedAt, to: result.startedAt };
-    events.push(
-      buildEvent(
-        EVENT_TYPES.suspiciousActivity,
-        {
-          scanId: result.scanId,
-          target: targetRef(result),
-          ruleId: finding.ruleId,
-          severity: finding.severity,
-          kind,
-          summary: redact(finding.message),
-          window,
-          evidence: raw.map((e) => {
-            const accounts = storageAccountsIn(e.statement);
-            return {
-              time: new Date(e.time).toISOString(),
-              actionId: e.actionId,
-              ...(e.actionName ? { actionName: e.actionName } : {}),
-              principal: e.principal,
-              ...(e.database ? { database: e.database } : {}),
-              ...(e.clientIp ? { clientIp: e.clientIp } : {}),
-              ...(e.application ? { application: e.application } : {}),
-              statement: redact(e.statement),
-              ...(accounts[0] ? { storageAccount: accounts[0] } : {}),
-            };
-          }),
-        },
-        ctx(EVENT_TYPES.suspiciousActivity, finding.ruleId),
-      ),
-    );
+    events.push(...suspiciousEvents({ targetId: t.id, kind: t.kind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup }, result.activity, context.activity.baseline, { sweepId: result.scanId, source: context.source, now: context.now, window }));
   }
   return events;
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { StatusCounts, Target, TargetResult } from "../core/domain.js";
+import { emptyCounts } from "../core/domain.js";
 import { inScope, modeFor } from "../core/scope.js";
 import { EVENT_TYPES } from "../core/events/catalog.js";
 import type { CloudEvent } from "../core/events/catalog.js";
 import { buildEvent } from "../core/events/build.js";
 import { discoverResources } from "../azure/inventory.js";
+import { KIND_ADAPTERS } from "../kinds/adapters.js";
 import type { DiscoveredResource } from "../azure/inventory.js";
 import type { ResultsStore, StoredResult } from "../azure/results-store.js";
 import type { JsonQueue } from "../azure/queues.js";
@@ -15,6 +17,7 @@ import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
 import { redactDeep } from "../core/redaction.js";
 import { storeLock } from "./lease.js";
+import { inlineActivitySource } from "./activity-sweep.js";
 import { SummaryCells } from "../core/summary-cells.js";
 import { interleaveBySubscription } from "./target-order.js";
 
@@ -43,6 +46,7 @@ export function toTarget(resource: DiscoveredResource): Target {
 export async function discoverTargets(env: ScanEnvironment, options: { mode?: "off" | "plan" | "enforce"; signal?: AbortSignal } = {}) {
   const baseline = env.baseline;
   const inventory = await discoverResources(env.clients, {
+    readers: KIND_ADAPTERS,
     subscriptions: baseline.scope.subscriptions,
     useResourceGraph: baseline.endpoints.useResourceGraph,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -75,6 +79,8 @@ export interface ScanRunOptions {
   eventSource?: string;
   onStart?: (targets: Target[]) => void;
   onResult?: (result: TargetResult) => void;
+  /** Keep every result in the summary (default). The CLI keeps them on disk instead, through onResult. */
+  keepResults?: boolean;
 }
 
 export interface ScanRunSummary {
@@ -87,7 +93,7 @@ export interface ScanRunSummary {
   inventory: { source: string; fallbackReason?: string; unreadable: string[]; discovered: number; inScope: number };
   results: TargetResult[];
   notScanned: Array<{ target: Target; reason: string }>;
-  counts: Record<TargetStatus, number>;
+  counts: StatusCounts;
   /** Events that could not be published or results that could not be stored, with the reason. */
   deliveryErrors: string[];
 }
@@ -116,10 +122,6 @@ export function toStoredResult(raw: TargetResult, scanStartedAt: string): Stored
   };
 }
 
-export function emptyCounts(): Record<TargetStatus, number> {
-  return { compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
-}
-
 export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Promise<ScanRunSummary> {
   const now = options.now ?? (() => new Date());
   const scanId = options.scanId ?? newScanId(now());
@@ -130,6 +132,9 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const deliveryErrors: string[] = [];
 
   const { inventory, all, targets } = await discoverTargets(env, { ...(options.mode ? { mode: options.mode } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  // The run reads each workspace its targets send to once, for all of them (the Functions app's sweep does this
+  // continuously; the CLI does it for the run).
+  const scanEnv: ScanEnvironment = env.activity ? env : { ...env, activity: inlineActivitySource(env, { now, ...(options.signal ? { signal: options.signal } : {}) }) };
   options.onStart?.(targets);
 
   const counts = emptyCounts();
@@ -149,16 +154,17 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const outcomes = await runPool(
     targets,
     async (target, signal) => {
-      const result = await scanTarget(env, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`), previous: previousResult(options.store, target) } : {}) });
+      const result = await scanTarget(scanEnv, target, { scanId, now, signal, ...(options.mode ? { mode: options.mode } : {}), ...(options.store ? { lock: storeLock(options.store, `${scanId}/${randomUUID()}`), previous: previousResult(options.store, target) } : {}) });
       counts[result.status]++;
       cells.add({ subscriptionId: target.subscriptionId, kind: target.kind, status: result.status, failingRuleIds: failingRuleIds(result) });
       if (options.store) {
         await options.store.saveResult(toStoredResult(result, startedAt.toISOString())).catch((e: unknown) => deliveryErrors.push(`result for ${target.id}: ${formatReason(describeError(e, "results-store", "results store"))}`));
       }
       // Events are built (and checked for secrets) only when there is somewhere to send them.
-      if (options.events) await publish(options.events, eventsForResult(result, { source, now: now() }));
+      if (options.events) await publish(options.events, eventsForResult(result, { source, now: now(), activity: { baseline } }));
       options.onResult?.(result);
-      return result;
+      // Without keepResults the pool holds no result either: the caller has it through onResult.
+      return options.keepResults === false ? undefined : result;
     },
     { concurrency: options.concurrency ?? baseline.scan.concurrency, deadline, ...(options.signal ? { signal: options.signal } : {}) },
   );
@@ -167,7 +173,9 @@ export async function runScan(env: ScanEnvironment, options: ScanRunOptions): Pr
   const notScanned: ScanRunSummary["notScanned"] = [];
   outcomes.forEach((outcome, i) => {
     const target = targets[i]!;
-    if (outcome.status === "fulfilled") results.push(outcome.value);
+    if (outcome.status === "fulfilled") {
+      if (outcome.value) results.push(outcome.value);
+    }
     else if (outcome.status === "not-started") notScanned.push({ target, reason: outcome.reason === "deadline" ? "not scanned: the scan deadline was reached" : "not scanned: the scan was cancelled" });
     else notScanned.push({ target, reason: `scan failed: ${formatReason(describeError(outcome.reason, "inventory", target.id))}` });
   });

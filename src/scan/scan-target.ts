@@ -1,4 +1,5 @@
-import type { Finding, ManagedInstanceSql, Observation, Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { Finding, Observation, Target, TargetResult, TargetStatus } from "../core/domain.js";
+import type { ObservationPatch } from "../kinds/adapter.js";
 import { evaluate } from "../core/evaluate.js";
 import { planTarget } from "../core/plan.js";
 import { describeChange } from "../core/domain.js";
@@ -11,6 +12,7 @@ import type { ScanEnvironment } from "./environment.js";
 import { describeError, formatReason } from "./errors.js";
 import { startBudget } from "./budget.js";
 import { redactDeep } from "../core/redaction.js";
+import { auditRoutes } from "../core/activity/classify.js";
 import type { TargetLock } from "./lease.js";
 import { createHash } from "node:crypto";
 
@@ -98,7 +100,8 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
     const observation = await observeTarget(env, target, { now: startedAt, budget });
     const findings = evaluate(env.baseline, observation, startedAt);
     const { actions, blocked } = planTarget(env.baseline, observation, findings);
-    if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window });
+    if (observation.activity?.ok) Object.assign(base, { activityWindow: observation.activity.value.window, ...(observation.activity.value.events.length ? { activity: observation.activity.value.events } : {}) });
+    if (observation.diagnosticSettings.ok) Object.assign(base, { routes: auditRoutes(observation.diagnosticSettings.value) });
     if (blocked.length) Object.assign(base, { blocked });
     if (mode !== "enforce" || !actions.length) {
       const { status, reason } = statusOf(findings, false);
@@ -129,9 +132,10 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
       const reread = await observeTarget(env, target, { now: now(), budget, parts: { sql: false, activity: false }, reuse: { ...(observation.sql ? { sql: observation.sql } : {}), ...(observation.activity ? { activity: observation.activity } : {}) } });
       const rereadFindings = evaluate(env.baseline, reread, now());
       fresh = { observation: reread, findings: rereadFindings, ...planTarget(env.baseline, reread, rereadFindings) };
-      const replan = (sql: ManagedInstanceSql) => {
-        const withSql = { ...reread, sql: { ok: true as const, value: sql } };
-        return planTarget(env.baseline, withSql, evaluate(env.baseline, withSql, now())).actions;
+      // A kind whose own part is re-read under its own lock (a Managed Instance's catalog) plans again from it.
+      const replan = (patch: ObservationPatch) => {
+        const patched = { ...reread, ...patch };
+        return planTarget(env.baseline, patched, evaluate(env.baseline, patched, now())).actions;
       };
       // The same plan as one that was applied before and did not converge is not applied again: it would switch the
       // audit off and on every scan for nothing. It stays reported until the target (and so the plan) changes.
@@ -141,7 +145,7 @@ async function scanTargetUnredacted(env: ScanEnvironment, target: Target, option
         carried = earlier;
       }
       const lost = lock?.lease.lost();
-      outcome = lost || skipped ? { applied: [], failed: undefined, note: lost ?? skipped } : await applyActions(env, target, fresh.actions, budget, target.kind === "sql-managed-instance" ? replan : undefined, () => startBudget(seconds, options.signal));
+      outcome = lost || skipped ? { applied: [], failed: undefined, note: lost ?? skipped } : await applyActions(env, target, fresh.actions, budget, replan, () => startBudget(seconds, options.signal));
     } finally {
       await lock?.lease.release().catch(() => undefined);
     }

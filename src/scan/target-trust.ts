@@ -1,4 +1,5 @@
 import type { Target } from "../core/domain.js";
+import { sameAzureName } from "../core/names.js";
 
 /**
  * Where the scanner may send its Entra SQL token. A Managed Instance's VNet-local name is
@@ -27,7 +28,7 @@ export function trustedSqlHost(target: Pick<Target, "name" | "fullyQualifiedDoma
     fqdn.endsWith(`.${suffix}`) &&
     labels[0] === name &&
     zone !== undefined &&
-    (target.dnsZone === undefined || target.dnsZone.toLowerCase() === zone);
+    (target.dnsZone === undefined || sameAzureName(target.dnsZone, zone));
   if (!inZone) {
     return {
       ok: false,

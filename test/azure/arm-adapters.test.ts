@@ -6,7 +6,8 @@ import { shippedFleet } from "../../emulator/fleets/paths.js";
 import type { AzureClients } from "../../src/azure/clients.js";
 import { clientsFor } from "../support/emulator-clients.js";
 import { discoverResources } from "../../src/azure/inventory.js";
-import { getAuditingPolicy, listDiagnosticSettings, putAuditingPolicy, putDiagnosticSetting } from "../../src/azure/arm-auditing.js";
+import { listDiagnosticSettings, putDiagnosticSetting, serverAuditingPolicies, workspaceAuditingPolicies } from "../../src/azure/arm-auditing.js";
+import { KIND_ADAPTERS } from "../../src/kinds/adapters.js";
 
 // The ARM adapters with the real SDK clients and the real managed-identity credential, against the emulator.
 const SUB = "11111111-1111-4111-8111-111111111111";
@@ -28,7 +29,7 @@ after(async () => {
 
 describe("inventory", () => {
   it("lists every instance, server and workspace per subscription when Resource Graph is not used", async () => {
-    const found = await discoverResources(clients, { subscriptions: [SUB, RO_SUB], useResourceGraph: false });
+    const found = await discoverResources(clients, { readers: KIND_ADAPTERS, subscriptions: [SUB, RO_SUB], useResourceGraph: false });
     assert.equal(found.source, "resource-provider-lists");
     assert.deepEqual(found.unreadable, []);
     const names = found.resources.map((r) => `${r.kind}:${r.name}`).sort();
@@ -45,7 +46,7 @@ describe("inventory", () => {
 
 describe("auditing policies", () => {
   it("reads a SQL server's policy with the fields ARM returns", async () => {
-    const policy = await getAuditingPolicy(clients, { kind: "sql-server", subscriptionId: SUB, resourceGroup: "rg-data", name: "sql-good" }, "auditingSettings");
+    const policy = await serverAuditingPolicies.get(clients, { subscriptionId: SUB, resourceGroup: "rg-data", name: "sql-good" }, "auditingSettings");
     assert.equal(policy.state, "Enabled");
     assert.equal(policy.isAzureMonitorTargetEnabled, true);
     assert.ok((policy.auditActionsAndGroups as string[]).includes("BACKUP_RESTORE_GROUP"));
@@ -53,27 +54,27 @@ describe("auditing policies", () => {
   });
 
   it("writes through the long-running operation, in its 202 + Azure-AsyncOperation shape too", async () => {
-    const target = { kind: "sql-server" as const, subscriptionId: SUB, resourceGroup: "rg-data", name: "sql-async" };
-    const saved = await putAuditingPolicy(clients, target, "extendedAuditingSettings", {
+    const target = { subscriptionId: SUB, resourceGroup: "rg-data", name: "sql-async" };
+    const saved = await serverAuditingPolicies.put(clients, target, "extendedAuditingSettings", {
       state: "Enabled",
       isAzureMonitorTargetEnabled: true,
       auditActionsAndGroups: ["BATCH_COMPLETED_GROUP"],
     });
     assert.equal(saved.state, "Enabled");
-    const back = await getAuditingPolicy(clients, target, "extendedAuditingSettings");
+    const back = await serverAuditingPolicies.get(clients, target, "extendedAuditingSettings");
     assert.equal(back.isAzureMonitorTargetEnabled, true);
   });
 
   it("reads and writes a Synapse workspace's policy", async () => {
-    const target = { kind: "synapse-workspace" as const, subscriptionId: SUB, resourceGroup: "rg-data", name: "syn-one" };
-    assert.equal((await getAuditingPolicy(clients, target, "auditingSettings")).state, "Disabled");
-    await putAuditingPolicy(clients, target, "auditingSettings", { state: "Enabled", isAzureMonitorTargetEnabled: true });
-    assert.equal((await getAuditingPolicy(clients, target, "auditingSettings")).state, "Enabled");
+    const target = { subscriptionId: SUB, resourceGroup: "rg-data", name: "syn-one" };
+    assert.equal((await workspaceAuditingPolicies.get(clients, target, "auditingSettings")).state, "Disabled");
+    await workspaceAuditingPolicies.put(clients, target, "auditingSettings", { state: "Enabled", isAzureMonitorTargetEnabled: true });
+    assert.equal((await workspaceAuditingPolicies.get(clients, target, "auditingSettings")).state, "Enabled");
   });
 
   it("a write the identity may not make fails with ARM's 403, unchanged", async () => {
     await assert.rejects(
-      putAuditingPolicy(clients, { kind: "sql-server", subscriptionId: RO_SUB, resourceGroup: "rg-ro", name: "sql-readonly" }, "auditingSettings", { state: "Enabled", isAzureMonitorTargetEnabled: true }),
+      serverAuditingPolicies.put(clients, { subscriptionId: RO_SUB, resourceGroup: "rg-ro", name: "sql-readonly" }, "auditingSettings", { state: "Enabled", isAzureMonitorTargetEnabled: true }),
       (error: { statusCode?: number; code?: string }) => error.statusCode === 403 && error.code === "AuthorizationFailed",
     );
   });

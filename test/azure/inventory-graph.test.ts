@@ -6,6 +6,7 @@ import { generateFleet } from "../../emulator/fleet/generate.js";
 import type { AzureClients } from "../../src/azure/clients.js";
 import { clientsFor } from "../support/emulator-clients.js";
 import { discoverResources } from "../../src/azure/inventory.js";
+import { KIND_ADAPTERS } from "../../src/kinds/adapters.js";
 
 // Inventory with the real ResourceGraphClient against the emulator's Resource Graph (KQL over Resources).
 
@@ -20,7 +21,7 @@ describe("inventory through Resource Graph", () => {
   after(() => emu?.stop());
 
   it("pages with $skipToken through 2,500 resources and misses none", async () => {
-    const found = await discoverResources(clients, {});
+    const found = await discoverResources(clients, { readers: KIND_ADAPTERS });
     assert.equal(found.source, "resource-graph");
     assert.equal(found.resources.length, 2500);
     assert.equal(new Set(found.resources.map((r) => r.id.toLowerCase())).size, 2500);
@@ -29,9 +30,9 @@ describe("inventory through Resource Graph", () => {
   });
 
   it("falls back to the providers' list APIs when Resource Graph is not used, with the same answer", async () => {
-    const graph = await discoverResources(clients, {});
+    const graph = await discoverResources(clients, { readers: KIND_ADAPTERS });
     const subs = [...new Set(graph.resources.map((r) => r.subscriptionId))];
-    const lists = await discoverResources(clients, { subscriptions: subs, useResourceGraph: false });
+    const lists = await discoverResources(clients, { readers: KIND_ADAPTERS, subscriptions: subs, useResourceGraph: false });
     assert.deepEqual(lists.resources.map((r) => r.id.toLowerCase()).sort(), graph.resources.map((r) => r.id.toLowerCase()).sort());
   });
 });

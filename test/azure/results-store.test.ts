@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { TableClient, odata } from "@azure/data-tables";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
@@ -119,4 +120,49 @@ test("a lease is held by one owner at a time and expires", async () => {
 
 test("a bad table prefix is refused", async () => {
   await assert.rejects(ResultsStore.open({ connectionString: azurite.connectionString }, "bad-prefix"), /invalid table prefix/);
+});
+
+test("retention deletes an old scan whole, summary overflow included, but never the scan the report shows", async () => {
+  const store = await ResultsStore.open({ connectionString: azurite.connectionString }, "T7");
+  const counts = { compliant: 1, remediated: 0, noncompliant: 0, exempt: 0, error: 0 };
+  const scans = [
+    { scanId: "old-1", startedAt: "2026-10-01T09:00:00.000Z" },
+    { scanId: "old-2", startedAt: "2026-10-02T09:00:00.000Z" },
+    { scanId: "new-1", startedAt: "2026-11-30T09:00:00.000Z" },
+  ];
+  const target = id(SUB1, "mi-kept");
+  for (const s of scans) {
+    await store.saveRun({ ...s, trigger: "timer", mode: "plan", expectedTargets: 1, counts, complete: true, closed: true });
+    await store.addPending(s.scanId, [{ id: target, kind: "sql-managed-instance", subscriptionId: SUB1 }]);
+    await store.saveResult(result({ targetId: target, scanId: s.scanId, scanStartedAt: s.startedAt }));
+    await store.countFinished(s.scanId, target, "compliant");
+    await store.claimClose(s.scanId);
+  }
+  // A summary too large for one entity: random rule ids do not compress, so it spills into overflow rows.
+  const big = Array.from({ length: 1500 }, (_, i) => ({ subscriptionId: SUB1, kind: "sql-managed-instance" as const, status: "noncompliant" as const, failingRuleIds: [randomBytes(600).toString("hex")], targets: i + 1 }));
+  await store.saveSummary("old-1", big);
+  await store.saveSummary("old-2", big.slice(0, 2));
+  const runsTable = TableClient.fromConnectionString(azurite.connectionString, "T7Runs", { allowInsecureConnection: true });
+  const summaryRows = async (scanId: string) => {
+    const keys: string[] = [];
+    for await (const e of runsTable.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'summary'`, select: ["RowKey"] } })) if (String(e.rowKey).startsWith(scanId)) keys.push(String(e.rowKey));
+    return keys;
+  };
+  assert.ok((await summaryRows("old-1")).length > 1, "the test's summary did spill into overflow rows");
+  await store.setLatestClosedScan("old-2", "2026-10-02T09:00:00.000Z"); // the app was stopped since: old-2 is the last closed
+
+  assert.deepEqual(await store.pruneScans(new Date("2026-11-01T00:00:00.000Z")), ["old-1"], "old-2 is kept: the report points at it");
+  assert.equal(await store.getRun("old-1"), undefined);
+  assert.equal(await store.getSummary("old-1"), undefined);
+  assert.deepEqual(await summaryRows("old-1"), [], "no overflow row is left behind");
+  assert.deepEqual((await store.listScanResults("old-1")).items, []);
+  assert.equal(await store.getProgress("old-1", target), undefined);
+  assert.equal((await store.readCounters("old-1")).finished, 0);
+  assert.deepEqual((await store.listRuns()).map((r) => r.scanId), ["new-1", "old-2"]);
+  assert.equal((await store.getSummary("old-2"))?.cells.length, 2, "the kept scan is whole");
+  assert.equal((await store.listScanResults("new-1")).items.length, 1);
+  assert.equal((await store.getLatest(SUB1, target))?.scanId, "new-1", "the latest table is not pruned");
+
+  await store.setLatestClosedScan("new-1", "2026-11-30T09:00:00.000Z");
+  assert.deepEqual(await store.pruneScans(new Date("2026-11-01T00:00:00.000Z")), ["old-2"], "once the report moved on, old-2 goes too");
 });

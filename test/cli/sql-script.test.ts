@@ -9,7 +9,6 @@ import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { scanCommand } from "../../src/cli/commands/scan.js";
 import { planCommand } from "../../src/cli/commands/plan.js";
 import { sqlcmdBatches } from "../support/sqlcmd.js";
@@ -61,7 +60,7 @@ before(async () => {
           ],
         },
       ],
-    } as FleetInput,
+    },
   });
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
@@ -126,7 +125,7 @@ describe("the T-SQL script of a plan", () => {
     // The whole file on mi-drift: mi-drift's section runs, mi-empty's guard stops the run.
     const onDrift = await runAs("mi-drift", script);
     assert.equal(onDrift.error?.number, 50000);
-    assert.match(onDrift.error!.message, /this section is for mi-empty\./);
+    assert.match(onDrift.error.message, /this section is for mi-empty\./);
     // mi-empty's section alone, on mi-drift again: its guard refuses before anything else.
     const wrong = await runAs("mi-drift", `${head}\n${empty}`);
     assert.equal(wrong.error?.number, 50000);

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { evaluate } from "../../src/core/evaluate.js";
 import { RULES, ruleById } from "../../src/core/rules/registry.js";
-import { storageAccountsIn } from "../../src/core/rules/activity.js";
+import { storageAccountsIn } from "../../src/core/activity/classify.js";
 import type { ActivityEvent, Observation } from "../../src/core/domain.js";
 import { audit, baseline, goodDiagnostics, goodPolicy, LAW, miObservation, miSql, NOW, OTHER_LAW, serverObservation, spec } from "./fixtures.js";
 

@@ -12,8 +12,7 @@ import type { FleetIdentity, FleetInput } from "../../emulator/fleet/schema.js";
 import { SERVER_AUDIT_ACTION_GROUPS } from "../../emulator/arm/audit-action-groups.js";
 
 // ARM's auditing policies as the REST references define them: "Server Blob Auditing Policies - Create Or Update"
-// (SQL), "Workspace Managed Sql Server Blob Auditing Policies - Create Or Update" (Synapse,
-// seeds/synapse-auditing-settings-rest-api.txt), the extended policies ("Extended Server Blob Auditing
+// (SQL), "Workspace Managed Sql Server Blob Auditing Policies - Create Or Update" (Synapse), the extended policies ("Extended Server Blob Auditing
 // Policies"), their long-running PUTs, and ARM's linked authorization for diagnostic settings.
 const SUB = "11111111-1111-4111-8111-111111111111";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-data/providers`;

@@ -42,7 +42,7 @@ after(async () => {
 
 async function bearer(): Promise<Record<string, string>> {
   const token = await credential.getToken("https://management.azure.com/.default");
-  return { authorization: `Bearer ${token!.token}` };
+  return { authorization: `Bearer ${token.token}` };
 }
 
 describe("Managed Instances", () => {
@@ -229,7 +229,7 @@ describe("Synapse workspaces", () => {
       "syn-one",
       "default",
       { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: ["BATCH_COMPLETED_GROUP"] },
-      { updateIntervalInMs: 1, requestOptions: { customHeaders: { "x-emulator-lro": "async" } } } as never,
+      { updateIntervalInMs: 1, requestOptions: { customHeaders: { "x-emulator-lro": "async" } } },
     );
     assert.equal(put.state, "Enabled");
     // PUT (202), InProgress, Succeeded, final GET: the 202 shape was really used.
@@ -343,7 +343,7 @@ function assertCovers(example: unknown, actual: unknown, path = "$"): void {
   if (example && typeof example === "object") {
     assert.ok(actual && typeof actual === "object", `${path} is an object`);
     for (const [key, value] of Object.entries(example)) {
-      assert.ok(key in (actual as object), `${path}.${key} present`);
+      assert.ok(key in (actual), `${path}.${key} present`);
       assertCovers(value, (actual as Record<string, unknown>)[key], `${path}.${key}`);
     }
     return;
@@ -352,7 +352,7 @@ function assertCovers(example: unknown, actual: unknown, path = "$"): void {
 }
 
 describe("answers cover the spec examples' shapes", () => {
-  // Skeletons of the examples named in reference/azure-sdk.md §9 (values replaced by ones of the same type).
+  // Skeletons of Azure/azure-rest-api-specs' example files for these operations (values replaced by ones of the same type).
   const serverList = {
     value: [{ id: "", name: "", type: "", location: "", kind: "", properties: { fullyQualifiedDomainName: "", administratorLogin: "", version: "", state: "", publicNetworkAccess: "", restrictOutboundNetworkAccess: "", externalGovernanceStatus: "", privateEndpointConnections: [] } }],
   };

@@ -46,12 +46,12 @@ describe("managed identity endpoint", () => {
   it("a user-assigned identity is chosen by client_id", async () => {
     const other = emu.fleet.otherIdentities[0]!;
     const token = await new ManagedIdentityCredential({ clientId: other.clientId }).getToken("https://management.azure.com/.default");
-    assert.equal(claims(token!.token).oid, other.principalId);
+    assert.equal(claims(token.token).oid, other.principalId);
   });
 
   it("DefaultAzureCredential uses it unchanged", async () => {
     const token = await new DefaultAzureCredential().getToken("https://management.azure.com/.default");
-    assert.equal(claims(token!.token).oid, emu.scanner.principalId);
+    assert.equal(claims(token.token).oid, emu.scanner.principalId);
   });
 
   it("answers the protocol's JSON: access_token, expires_on in epoch seconds, resource, token_type, client_id", async () => {
@@ -93,7 +93,7 @@ describe("managed identity endpoint", () => {
     const check = emu.authority.verify(body.access_token!, ["https://management.core.windows.net/"]);
     assert.ok(check.ok);
     const [month, day, year, hour, minute, second] = body.expires_on!.split(/[/ :]/).map(Number);
-    assert.equal(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!) / 1000, check.claims.exp, "the same expiry as the token's exp");
+    assert.equal(Date.UTC(year!, month! - 1, day, hour, minute, second) / 1000, check.claims.exp, "the same expiry as the token's exp");
     assert.equal(check.claims.oid, emu.scanner.principalId, "one token authority for both protocols");
     const other = emu.fleet.otherIdentities[0]!;
     const chosen = await rawRequest(`${url}&clientid=${other.clientId}`, { headers: { secret: emu.identity.header } });

@@ -116,7 +116,7 @@ describe("ingestion time", () => {
     await withClock(
       fleet((f) => {
         f.faults = { ingestionDelay: { kind: "fixed", ms: 5000 } };
-        const law = f.subscriptions![0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!;
+        const law = f.subscriptions[0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!;
         law.tables = { AzureDiagnostics: [{ TimeGenerated: "-PT20M", event_time_t: "-PT20M5S", Category: "SQLSecurityAuditEvents", action_id_s: "BA" }] };
       }),
       async (_emu, client) => {
@@ -128,7 +128,7 @@ describe("ingestion time", () => {
 
   it("a relative time that is not an ISO 8601 duration is refused at load with its path", () => {
     const bad = fleet((f) => {
-      f.subscriptions![0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = { AzureDiagnostics: [{ TimeGenerated: "-20 minutes" }] };
+      f.subscriptions[0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = { AzureDiagnostics: [{ TimeGenerated: "-20 minutes" }] };
     });
     assert.throws(() => parseFleet(JSON.stringify(bad)), /tables\.AzureDiagnostics\[0\]\.TimeGenerated.*negative ISO 8601 duration/);
   });
@@ -136,7 +136,7 @@ describe("ingestion time", () => {
   it("a restored estate keeps its seed rows dated from its own start and the rows that arrived since", async () => {
     const f = fleet((x) => {
       x.faults = { ingestionDelay: { kind: "fixed", ms: 0 } };
-      x.subscriptions![0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = { AzureDiagnostics: [{ TimeGenerated: "-PT10M", action_id_s: "SEED" }] };
+      x.subscriptions[0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = { AzureDiagnostics: [{ TimeGenerated: "-PT10M", action_id_s: "SEED" }] };
     });
     let saved: ReturnType<RunningEmulator["estate"]["snapshot"]> | undefined;
     await withClock(f, async (emu) => {

@@ -109,7 +109,7 @@ describe("the size of one answer", () => {
       fleet: fleet((f) => {
         f.logAnalyticsQueryLimits = { maxRows: 2 };
         f.faults = { ingestionDelay: { kind: "fixed", ms: 0 } };
-        f.subscriptions![0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = {
+        f.subscriptions[0]!.resourceGroups!.find((g) => g.name === "rg-logs")!.logAnalyticsWorkspaces![0]!.tables = {
           AzureDiagnostics: [1, 2, 3].map((n) => ({ TimeGenerated: `-PT${n}M`, Category: "SQLSecurityAuditEvents", session_id_d: n })),
         };
       }),

@@ -157,7 +157,7 @@ describe("the fleet's sql: block", () => {
   it("refuses a predicate the engine would refuse, and a fault whose statement is not a regular expression, naming the path", () => {
     const bad = miStateSchema.safeParse({ audits: [{ name: "a", target: "EXTERNAL_MONITOR", predicate: "nope = 1" }], faults: [{ statement: "(", error: 1205 }] });
     assert.equal(bad.success, false);
-    const paths = bad.error!.issues.map((i) => i.path.join("."));
+    const paths = bad.error.issues.map((i) => i.path.join("."));
     assert.ok(paths.includes("audits.0.predicate"), paths.join(", "));
     assert.ok(paths.includes("faults.0.statement"), paths.join(", "));
   });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManagedInstanceEngine } from "../../emulator/mi/engine.js";
 import { ADMIN_OID, fails, ok, run, setup } from "../support/mi-engine-harness.js";
+import { guardedStatement, READ_AUDIT_CATALOG, TAKE_REMEDIATION_LOCK } from "../../src/azure/sql-audit.js";
 
 const SEED = [
   "CREATE SERVER AUDIT BackupRestoreAudit TO EXTERNAL_MONITOR;",
@@ -508,19 +509,10 @@ describe("MI engine: the scanner adapter's batches", () => {
   it("catalog read in one batch, lock with parameters, IF @@SPID guard with THROW, plan statements in order", async () => {
     const { session, engine, records } = setup({ audits: [], serverAuditSpecifications: [] });
     const s = session("auditguard-scanner");
-    const read = await run(
-      s,
-      `SELECT CAST(SERVERPROPERTY('EngineEdition') AS int) AS engine_edition, @@VERSION AS version, SUSER_SNAME() AS login_name, HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY SERVER AUDIT') AS can_alter;
-SELECT a.audit_id, a.name, a.audit_guid, a.type, a.type_desc, a.on_failure_desc, a.is_state_enabled, a.queue_delay, a.predicate, s.status_desc, s.audit_file_path FROM sys.server_audits AS a LEFT JOIN sys.dm_server_audit_status AS s ON s.audit_id = a.audit_id ORDER BY a.name;
-SELECT sp.server_specification_id, sp.name, sp.audit_guid, sp.is_state_enabled FROM sys.server_audit_specifications AS sp ORDER BY sp.name;
-SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys.server_audit_specification_details AS d ORDER BY d.server_specification_id, d.audit_action_name;`,
-    );
-    assert.deepEqual(read.map((o) => o.kind), ["rows", "rows", "rows", "rows"]);
-    const lock = await ok(
-      s,
-      "DECLARE @r int; EXEC @r = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @timeout; SELECT @r AS result, @@SPID AS spid;",
-      { "@resource": "auditguard:server-audit", "@timeout": 30000 },
-    );
+    // The scanner's own batches (src/azure/sql-audit.ts), as it sends them.
+    const read = await run(s, READ_AUDIT_CATALOG);
+    assert.deepEqual(read.map((o) => o.kind), ["rows", "rows", "rows", "rows", "rows"], "one result set per SELECT of the catalog read");
+    const lock = await ok(s, TAKE_REMEDIATION_LOCK, { "@resource": "auditguard:server-audit", "@timeout": 30000 });
     assert.deepEqual(lock, [{ result: 0, spid: s.id }]);
     const plan = [
       "CREATE SERVER AUDIT [auditguard] TO EXTERNAL_MONITOR WITH (QUEUE_DELAY = 1000, ON_FAILURE = CONTINUE);",
@@ -528,7 +520,7 @@ SELECT d.server_specification_id, d.audit_action_name, d.audited_result FROM sys
       "ALTER SERVER AUDIT SPECIFICATION [auditguard-spec] WITH (STATE = ON);",
       "ALTER SERVER AUDIT [auditguard] WITH (STATE = ON);",
     ];
-    for (const statement of plan) await ok(s, `IF @@SPID <> ${s.id} THROW 51000, N'AuditGuard lost its remediation session; the statement was not run.', 1;\n${statement}`);
+    for (const statement of plan) await ok(s, guardedStatement(s.id, statement));
     const [row] = await ok(s, "SELECT s.status_desc FROM sys.dm_server_audit_status s WHERE s.name = N'auditguard'");
     assert.equal(row!.status_desc, "STARTED");
     assert.deepEqual(records.map((r) => r.action_id), ["AUSC"]);

@@ -131,7 +131,7 @@ describe("a Managed Instance that stalls after the login", () => {
         ],
         // tedious sends one batch of session settings while it connects: answer it, stall the first query.
         faults: { stallAfterLogin: [{ name: "mi-stall", answeredRequests: 1 }, "mi-stall-early"] },
-      } as FleetInput,
+      },
     });
     const connections: Connection[] = [];
     const connect = (name: string) =>

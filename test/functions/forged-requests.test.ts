@@ -3,11 +3,9 @@ import assert from "node:assert/strict";
 import functions from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -15,6 +13,7 @@ import { discoverTargets } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import { enqueueScan } from "../../src/scan/fan-out.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
@@ -22,6 +21,7 @@ import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
 import { scanWorker } from "../../src/host/handlers.js";
 import type { Target } from "../../src/core/domain.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // An attacker who can write to the scan-request queue (or replay a message) tries every shape that used to steer
 // the worker: a host outside the instance's DNS zone, a target outside the scope, a forged exemption tag, a mode
@@ -53,10 +53,7 @@ async function takeAll(queueName: string): Promise<unknown[]> {
 
 before(async () => {
   const { fleet } = generateFleet({ seed: 41, subscriptions: 1, resourceGroupsPerSubscription: 1, managedInstances: 6, sqlServers: 2, synapseWorkspaces: 0, driftRate: 1 });
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   generated.mode = "plan";
   // Instances tagged env=dev are out of scope.
@@ -72,6 +69,7 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Forged"),
   };
   useHostServices(async () => services);
   all = (await discoverTargets({ ...env, baseline: { ...env.baseline, scope: { ...env.baseline.scope, excludeTags: {} } } })).targets;
@@ -81,8 +79,7 @@ before(async () => {
 
 after(async () => {
   useHostServices(undefined);
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 const inScopeMi = () => queued.find((t) => t.kind === "sql-managed-instance" && !t.tags["auditguard:exempt"])!;

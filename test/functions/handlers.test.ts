@@ -4,21 +4,21 @@ import functions from "@azure/functions";
 import type { InvocationContext as Context } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
-import { complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
+import { activitySweep, complianceReport, scanPoison, scanStatus, scanWorker, scheduledScan, startScan } from "../../src/host/handlers.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // @azure/functions is a CommonJS bundle whose classes ESM cannot see as named exports.
 const { HttpRequest, InvocationContext } = functions;
@@ -33,10 +33,7 @@ const context = (functionName: string, triggerMetadata: Record<string, unknown> 
   new InvocationContext({ functionName, triggerMetadata, logHandler: (level, ...args) => logs.push(`${level}: ${args.join(" ")}`) });
 
 before(async () => {
-  emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleetFile: shippedFleet("test-small.yaml") }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   generated.scope.kinds = ["sql-server", "synapse-workspace"];
   generated.mode = "enforce";
@@ -51,15 +48,24 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Fn"),
   };
   useHostServices(async () => services);
 });
 
 after(async () => {
   useHostServices(undefined);
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
+
+/** A response body as text, whether the handler answered a string or streamed it. */
+async function bodyText(response: { body?: unknown }): Promise<string> {
+  const body = response.body;
+  if (typeof body === "string") return body;
+  let out = "";
+  for await (const chunk of body as AsyncIterable<Uint8Array>) out += Buffer.from(chunk).toString("utf8");
+  return out;
+}
 
 /** What the host does: take each message off the queue, decode Base64 JSON, call the handler. */
 async function drainInto(queueName: string, handler: (m: unknown, c: InvocationContext) => Promise<void>) {
@@ -102,6 +108,14 @@ describe("timer fan-out and queue worker", () => {
     assert.ok(published.some((e) => e.type === "com.auditguard.remediation.applied"));
     const latest = await services.store.listLatest();
     assert.equal(latest.length, handled);
+  });
+
+  it("the workers record where each target's audit records land, and the activity sweep reads each workspace once", async () => {
+    const routes = [];
+    for await (const r of services.activity.routes()) routes.push(r);
+    assert.ok(routes.length >= 4, "a route per scanned target");
+    await activitySweep({ isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } }, context("activitySweep"));
+    assert.ok(logs.some((l) => /activity sweep \S+: \d+ workspaces?, \d+ quer(y|ies), \d+ events?/.test(l)), logs.join("\n"));
   });
 
   it("a malformed message goes to the poison queue at once and changes nothing", async () => {
@@ -173,8 +187,10 @@ describe("HTTP API", () => {
   it("GET /api/compliance filters, and its ETag answers 304 until something changes", async () => {
     const first = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=sql-server" }), context("report"));
     assert.equal(first.status, 200);
-    const report = JSON.parse(String(first.body)) as { targets: Array<{ kind: string }>; summary: { targets: number } };
+    const report = JSON.parse(await bodyText(first)) as { targets: Array<{ kind: string }>; summary: { targets: number; byKind: Record<string, { noncompliant: number }> }; scan: { scanId: string }; page: { size: number } };
     assert.ok(report.targets.length > 0 && report.targets.every((t) => t.kind === "sql-server"));
+    assert.equal(report.summary.targets, report.targets.length, "the summary counts what the filter selects");
+    assert.ok(report.scan.scanId, "the report names its scan");
     const etag = (first.headers as Record<string, string>).etag!;
     const again = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=sql-server", headers: { "if-none-match": etag } }), context("report"));
     assert.equal(again.status, 304);
@@ -183,9 +199,27 @@ describe("HTTP API", () => {
     // The function key in the URL, as a browser or curl sends it, is the host's business, not a filter.
     const keyed = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=sql-server&code=c2VjcmV0LWtleQ==", headers: { "if-none-match": etag } }), context("report"));
     assert.equal(keyed.status, 304);
+    // A 304 reads the latest closed scan's pointer, its run and its summary: never a result.
+    const ops = services.store.stats.requests;
+    assert.equal((await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?kind=sql-server", headers: { "if-none-match": etag } }), context("report"))).status, 304);
+    assert.ok(services.store.stats.requests - ops <= 4, `a 304 costs ${services.store.stats.requests - ops} store requests`);
+    // One target per page: the first page links the next, and every target comes once.
+    const seen: string[] = [];
+    let url = "http://localhost/api/compliance?top=1";
+    for (let i = 0; i < 20 && url; i++) {
+      const page = JSON.parse(await bodyText(await complianceReport(new HttpRequest({ method: "GET", url }), context("report")))) as { targets: Array<{ id: string }>; page: { size: number; next?: string }; summary: { targets: number } };
+      assert.equal(page.page.size, 1);
+      seen.push(...page.targets.map((t) => t.id));
+      url = page.page.next ? `http://localhost${page.page.next}` : "";
+      if (!url) assert.equal(seen.length, page.summary.targets, "the pages together hold every target the summary counts");
+    }
+    assert.equal(new Set(seen).size, seen.length);
+    const forged = await complianceReport(new HttpRequest({ method: "GET", url: "http://localhost/api/compliance?continuation=bm90LWEtdG9rZW4" }), context("report"));
+    assert.equal(forged.status, 400, "a continuation token this service did not issue is refused");
     for (const [format, type] of [["html", /^text\/html/], ["csv", /^text\/csv/], ["sarif", /^application\/sarif\+json/], ["markdown", /^text\/markdown/]] as const) {
       const rendered = await complianceReport(new HttpRequest({ method: "GET", url: `http://localhost/api/compliance?format=${format}` }), context("report"));
       assert.equal(rendered.status, 200);
+      assert.ok((await bodyText(rendered)).length > 100, `${format} has a body`);
       assert.match((rendered.headers as Record<string, string>)["content-type"]!, type);
       assert.notEqual((rendered.headers as Record<string, string>).etag, etag, "each format has its own ETag");
     }

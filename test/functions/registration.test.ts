@@ -20,9 +20,10 @@ test("every function registers with the trigger, schedule, route, queue, connect
   await import(pathToFileURL(join(process.cwd(), pkg.main)).href);
   const byName = new Map(registered.map((f) => [f.name, f]));
   const trigger = (f: RegisteredFunction | undefined) => Object.values(f?.bindings ?? {}).find((b) => b.direction === "in" && /Trigger$/.test(b.type));
-  assert.deepEqual([...byName.keys()].sort(), ["complianceReport", "scanPoison", "scanStatus", "scanWorker", "scheduledScan", "startScan"]);
+  assert.deepEqual([...byName.keys()].sort(), ["activitySweep", "complianceReport", "scanPoison", "scanStatus", "scanWorker", "scheduledScan", "startScan"]);
 
   assert.deepEqual(pick(trigger(byName.get("scheduledScan")), ["type", "schedule"]), { type: "timerTrigger", schedule: "%AUDITGUARD_SCHEDULE%" });
+  assert.deepEqual(pick(trigger(byName.get("activitySweep")), ["type", "schedule"]), { type: "timerTrigger", schedule: "%AUDITGUARD_SWEEP_SCHEDULE%" });
   assert.deepEqual(pick(trigger(byName.get("scanWorker")), ["type", "queueName", "connection"]), { type: "queueTrigger", queueName: "auditguard-scan-requests", connection: "AzureWebJobsStorage" });
   assert.deepEqual(pick(trigger(byName.get("scanPoison")), ["type", "queueName", "connection"]), { type: "queueTrigger", queueName: "auditguard-scan-requests-poison", connection: "AzureWebJobsStorage" });
   assert.deepEqual(pick(trigger(byName.get("complianceReport")), ["type", "methods", "route", "authLevel"]), { type: "httpTrigger", methods: ["GET"], route: "compliance", authLevel: "function" });

@@ -4,23 +4,22 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import functions from "@azure/functions";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { discoverTargets } from "../../src/scan/run-scan.js";
 import { ResultsStore } from "../../src/azure/results-store.js";
+import { ActivityStore } from "../../src/azure/activity-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { useHostServices } from "../../src/host/services.js";
 import type { HostServices } from "../../src/host/services.js";
 import { MAX_DEQUEUE_COUNT, SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
 import { scanWorker } from "../../src/host/handlers.js";
 import type { Target } from "../../src/core/domain.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // A scan request whose target fails for transient reasons only (here an instance that accepts connections and
 // never answers) goes back to the queue for the host to retry, and is stored as an error only on the last
@@ -36,14 +35,11 @@ const request = (target: Target) => ({ version: 2, scanId: "retry-scan", targetI
 
 before(async () => {
   const { fleet } = generateFleet({ seed: 31, subscriptions: 1, managedInstances: 2, sqlServers: 0, synapseWorkspaces: 0, driftRate: 0 });
-  const instances = (fleet as FleetInput).subscriptions!.flatMap((s) => s.resourceGroups!.flatMap((g) => g.managedInstances ?? []));
-  (fleet as FleetInput).faults = { seed: 31, hanging: [instances[0]!.name] };
+  const instances = (fleet).subscriptions.flatMap((s) => s.resourceGroups!.flatMap((g) => g.managedInstances ?? []));
+  (fleet).faults = { seed: 31, hanging: [instances[0]!.name] };
   // The second instance has no login for the scanner: a lasting failure.
   instances[1]!.sql = { logins: [{ name: "dba", password: "test-only-Pa55", permissions: ["sysadmin"] }] };
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scan?: Record<string, unknown> };
   generated.scan = { ...(generated.scan ?? {}), targetTimeoutSeconds: 1 };
   const env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
@@ -57,6 +53,7 @@ before(async () => {
     eventSource: "urn:auditguard:test",
     retentionDays: 90,
     invocationBudgetMs: 60_000,
+    activity: await ActivityStore.open(connection, "Retry"),
   };
   useHostServices(async () => services);
   const { targets } = await discoverTargets(env);
@@ -68,8 +65,7 @@ before(async () => {
 
 after(async () => {
   useHostServices(undefined);
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 it("the attempt limit the worker counts with is host.json's maxDequeueCount", () => {

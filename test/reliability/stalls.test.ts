@@ -10,6 +10,7 @@ import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { discoverTargets, runScan } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
+import { inlineActivitySource } from "../../src/scan/activity-sweep.js";
 import { invocationBudget } from "../../src/host/services.js";
 import { parseFunctionTimeout } from "../../src/host/settings.js";
 import { APPLOCK_RESOURCE } from "../../src/azure/sql-audit.js";
@@ -29,13 +30,16 @@ before(async () => {
   const generated = generateFleet({ seed: 7, subscriptions: 1, resourceGroupsPerSubscription: 1, managedInstances: 8, sqlServers: 6, synapseWorkspaces: 0, driftRate: 0.5 });
   drift = generated.drift;
   // Faults on compliant targets, so the only thing wrong with them is the stall.
-  const servers = generated.fleet.subscriptions!.flatMap((s) => s.resourceGroups!.flatMap((g) => g.sqlServers ?? []));
-  [laServer, armServer] = servers.filter((s) => (s.auditingSettings as { state?: string } | undefined)?.state === "Enabled").map((s) => s.name);
+  const servers = generated.fleet.subscriptions.flatMap((s) => s.resourceGroups!.flatMap((g) => g.sqlServers ?? []));
+  const [la, arm] = servers.filter((s) => (s.auditingSettings as { state?: string } | undefined)?.state === "Enabled").map((s) => s.name);
+  assert.ok(la && arm, "the generated fleet has two servers with auditing enabled");
+  [laServer, armServer] = [la, arm];
   stalledMi = Object.entries(drift).find(([, d]) => d === "compliant")![0];
   generated.fleet.faults = {
     stallAfterLogin: [{ name: stalledMi, answeredRequests: 1 }],
     stallAfterHeaders: [
-      { service: "logAnalytics", path: `/${laServer}/query$` },
+      // Every read of the security workspace's audit tables stalls.
+      { service: "logAnalytics", path: "/workspaces/law-security/query$" },
       { service: "arm", path: `/${armServer}/databases/master/providers/microsoft\\.insights/diagnosticSettings$` },
     ],
   };
@@ -49,7 +53,7 @@ const credential = () => new ManagedIdentityCredential();
 let sharedCredential: ManagedIdentityCredential | undefined;
 
 async function environment(options: { targetTimeoutSeconds: number; mode?: "plan" | "enforce" }) {
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = options.mode ?? "plan";
   generated.scan = { targetTimeoutSeconds: options.targetTimeoutSeconds, concurrency: 4 };
   sharedCredential ??= credential();
@@ -61,9 +65,11 @@ async function environment(options: { targetTimeoutSeconds: number; mode?: "plan
 describe("a stalled call ends the target with a Timeout that names it", { timeout: 120_000 }, () => {
   it("a Log Analytics answer that never finishes (LogsQueryClient ignores abort signals)", async () => {
     const { env, target } = await environment({ targetTimeoutSeconds: 2 });
-    const result = await scanTarget(env, target(laServer), { scanId: "stall-la" });
+    // The run's own read of the workspace (as the CLI makes one) stalls; the target says which call and why.
+    const result = await scanTarget({ ...env, activity: inlineActivitySource(env) }, target(laServer), { scanId: "stall-la" });
     assert.equal(result.status, "error");
-    assert.match(result.reason ?? "", /could not read audit activity from Log Analytics: Timeout: querying audit activity \(Log Analytics\) did not answer within the target's budget of 2 s/);
+    // The workspace read and the target share the same budget length: whichever gives up first names itself.
+    assert.match(result.reason ?? "", /could not read audit activity from Log Analytics: (ActivityNotRead: workspace \S+law-security could not be read: )?Timeout: (querying workspace \S+ for audit records|reading its audit activity) \(Log Analytics.*\) did not answer within the target's budget of 2 s/);
   });
 
   it("an ARM answer that stalls after its headers", async () => {

@@ -33,7 +33,7 @@ before(async () => {
   emu = await startEmulator({ fleet });
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = "enforce";
   env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
   drifted = (await discoverTargets(env)).targets;
@@ -73,6 +73,7 @@ describe("a results store outage", () => {
       eventSource: "urn:auditguard:test",
       retentionDays: 90,
       invocationBudgetMs: 60_000,
+      activity: undefined as never,
     }));
     const logs: string[] = [];
     const context = new functions.InvocationContext({ functionName: "scanWorker", triggerMetadata: { dequeueCount: 1 }, logHandler: (_l, ...a) => logs.push(a.join(" ")) });

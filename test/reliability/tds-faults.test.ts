@@ -5,7 +5,6 @@ import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import { runScan } from "../../src/scan/run-scan.js";
@@ -19,9 +18,9 @@ let hanging = "";
 
 before(async () => {
   const { fleet } = generateFleet({ seed: SEED, subscriptions: 1, managedInstances: 24, sqlServers: 0, synapseWorkspaces: 0, driftRate: 0.6 });
-  const names = (fleet as FleetInput).subscriptions!.flatMap((s) => s.resourceGroups!.flatMap((g) => (g.managedInstances ?? []).map((m) => m.name)));
+  const names = (fleet).subscriptions.flatMap((s) => s.resourceGroups!.flatMap((g) => (g.managedInstances ?? []).map((m) => m.name)));
   hanging = names[3]!;
-  (fleet as FleetInput).faults = { seed: SEED, hanging: [hanging], tds: { dropConnectionRate: 0.05, refuseLoginRate: 0.02 } };
+  (fleet).faults = { seed: SEED, hanging: [hanging], tds: { dropConnectionRate: 0.05, refuseLoginRate: 0.02 } };
   emu = await startEmulator({ fleet });
 });
 after(() => emu?.stop());
@@ -29,7 +28,7 @@ after(() => emu?.stop());
 it(`every Managed Instance ends with a definite status under TDS faults (seed ${SEED})`, async () => {
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = "enforce";
   // The budget covers every call of a target (login, catalog, ARM, Log Analytics): room for all of them on a busy machine.
   generated.scan = { targetTimeoutSeconds: 5, concurrency: 8 };

@@ -37,7 +37,7 @@ test("the report counts, filters and carries the exact changes", () => {
 
 test("the committed JSON Schema of the report matches the code", async () => {
   const { readFileSync } = await import("node:fs");
-  const { join } = await import("node:path");
+  const path = await import("node:path");
   const { reportJsonSchema } = await import("../../src/core/report/json-schema.js");
-  assert.deepEqual(JSON.parse(readFileSync(join(process.cwd(), "schema", "report.schema.json"), "utf8")), reportJsonSchema(), "schema/report.schema.json is stale: npm run schemas");
+  assert.deepEqual(JSON.parse(readFileSync(path.join(process.cwd(), "schema", "report.schema.json"), "utf8")), reportJsonSchema(), "schema/report.schema.json is stale: npm run schemas");
 });

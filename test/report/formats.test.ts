@@ -170,7 +170,7 @@ describe("SARIF against the OASIS schema and GitHub's ingestion rules", () => {
     assert.match(fix.message.text, /Fix: Turn audit BackupRestoreAudit on\./);
   });
   it("fingerprints a finding by rule and resource: the same in another scan, different for another rule or resource", () => {
-    const later = structuredClone(report) as ComplianceReport;
+    const later: ComplianceReport = structuredClone(report);
     later.generatedAt = "2026-12-01T11:00:00.000Z";
     for (const t of later.targets) {
       t.scanId = "20261201T100000-ffff0000";
@@ -178,7 +178,11 @@ describe("SARIF against the OASIS schema and GitHub's ingestion rules", () => {
       for (const f of t.findings) f.message = `${f.message} (seen again)`;
     }
     const again = (JSON.parse(renderReport(later, "sarif").body) as SarifLog).runs[0]!.results;
-    const key = (r: SarifResult) => r.partialFingerprints.primaryLocationLineHash;
+    const key = (r: SarifResult) => {
+      const hash = r.partialFingerprints.primaryLocationLineHash;
+      assert.ok(hash, "every result has a primaryLocationLineHash");
+      return hash;
+    };
     assert.deepEqual(again.map(key), run.results.map(key));
     assert.equal(new Set(run.results.map(key)).size, run.results.length, "distinct findings, distinct fingerprints");
     for (const r of run.results) assert.match(key(r), /^[0-9a-f]{16}:1$/);
@@ -205,7 +209,7 @@ describe("activity evidence in every format", () => {
     });
   }
   it("renders only what the records carry: no client IP column when none has one", () => {
-    const bare = structuredClone(report) as ComplianceReport;
+    const bare: ComplianceReport = structuredClone(report);
     for (const t of bare.targets) for (const f of t.findings) for (const e of f.evidence?.events ?? []) delete e.clientIp;
     for (const format of ["html", "markdown"] as const) assert.ok(!renderReport(bare, format).body.includes("Client IP"), format);
     assert.ok(renderReport(report, "html").body.includes("Client IP"));

@@ -23,6 +23,11 @@ test("npm start twice: what the first run fixed, the second finds compliant; not
   assert.match(first, /first run: a drifted estate/);
   assert.equal(statusOf(first, "sql-ana-01"), "remediated");
   assert.equal(statusOf(first, "syn-ana-03"), "remediated");
+  // The demo's audit history (dated relative to now by the emulator): COPY_ONLY to an unapproved account and an
+  // audit switched off, with who, when and from where.
+  assert.match(first, /Suspicious activity in the audit/);
+  assert.match(first, /mi-prod-01 {2}copy-only-backup, unapproved-backup-destination: j\.doe@contoso\.com from 10\.20\.9\.200 \(Microsoft SQL Server Management Studio - Query\) on payments: BACKUP DATABASE \[payments\] TO URL = 'https:\/\/xfer7731/);
+  assert.match(first, /mi-prod-03 {2}audit-tampering: ops-admin@contoso\.com from 10\.20\.4\.7 .* on master: ALTER SERVER AUDIT \[auditguard\] WITH \(STATE = OFF\)/);
   assert.equal(statusOf(first, "mi-dev-02"), "exempt");
   assert.equal(statusOf(first, "mi-prod-02"), "remediated", "a Managed Instance fixed over TDS with T-SQL");
   assert.equal(statusOf(first, "mi-ana-01"), "noncompliant", "a login without ALTER ANY SERVER AUDIT cannot fix it");

@@ -1,11 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ManagedIdentityCredential } from "@azure/identity";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
@@ -16,6 +14,7 @@ import { ResultsStore } from "../../src/azure/results-store.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { QueueClient } from "@azure/storage-queue";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // An inventory that could not be read completely never reads as a clean estate: a scan that cannot sign in, an
 // identity that can see nothing, Resource Graph failing with its fallback failing too, or a subscription in scope
@@ -27,14 +26,10 @@ let emu: RunningEmulator;
 let azurite: RunningAzurite;
 
 before(async () => {
-  emu = await startEmulator({ fleetFile: shippedFleet("test-small.yaml") });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleetFile: shippedFleet("test-small.yaml") }));
 });
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 function environment(scope: Record<string, unknown>, options: { clientId?: string; useResourceGraph?: boolean; credential?: ManagedIdentityCredential } = {}) {

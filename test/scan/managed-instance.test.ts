@@ -3,11 +3,9 @@ import assert from "node:assert/strict";
 import sql from "mssql";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { QueueClient } from "@azure/storage-queue";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import type { Baseline } from "../../src/core/policy/schema.js";
@@ -17,13 +15,15 @@ import { runScan, toTarget } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import { startBudget } from "../../src/scan/budget.js";
 import type { Budget } from "../../src/scan/budget.js";
-import { readManagedInstanceSql } from "../../src/scan/observe.js";
+import { inlineActivitySource } from "../../src/scan/activity-sweep.js";
+import { readManagedInstanceSql } from "../../src/kinds/sql-managed-instance/adapter.js";
 import { SqlAuditConnection, SqlStatementError } from "../../src/azure/sql-audit.js";
 import { JsonQueue } from "../../src/azure/queues.js";
 import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { evaluate, openFindings } from "../../src/core/evaluate.js";
 import { plan } from "../../src/core/plan.js";
 import type { Target } from "../../src/core/domain.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // Managed Instances end to end: the SQL adapter (mssql over TDS with TLS checks on) against the emulated
 // instances, every drift shape planned, applied and re-read, real error numbers, two scanners at once, injection,
@@ -75,7 +75,7 @@ function fleet(): FleetInput {
     ],
     // Audit rows are visible to the next scan at once (the emulator's default ingestion delay is a few seconds).
     faults: { ingestionDelay: { kind: "fixed", ms: 0 } },
-  } as FleetInput;
+  };
 }
 
 const budgets: Budget[] = [];
@@ -94,10 +94,7 @@ let baseline: Baseline;
 let targets: Map<string, Target>;
 
 before(async () => {
-  emu = await startEmulator({ fleet: fleet() });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet: fleet() }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { activity: Record<string, unknown> };
   generated.mode = "enforce";
   generated.activity.lookback = "PT1H";
@@ -108,8 +105,7 @@ before(async () => {
 });
 
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 const connectTo = (name: string) => ({ serverName: targets.get(name)!.fullyQualifiedDomainName!, connect: { host: emu.tds!.host, port: emu.tds!.port } });
@@ -227,7 +223,8 @@ describe("two scanners remediating one instance at once", () => {
 describe("names that could inject T-SQL", () => {
   it("an oddly named audit created by someone else is neither touched nor able to break out of quoting", async () => {
     await asDba("mi-compliant", (pool) => pool.request().batch("CREATE SERVER AUDIT [x]]; DROP SERVER AUDIT [auditguard]] --] TO EXTERNAL_MONITOR;"));
-    const result = await scanTarget(env, targets.get("mi-compliant")!, { scanId: "inject" });
+    // The run's own activity read (as the CLI makes one), so the audit change shows too.
+    const result = await scanTarget({ ...env, activity: inlineActivitySource(env) }, targets.get("mi-compliant")!, { scanId: "inject" });
     assert.deepEqual(result.plan, [], "nothing to change on the instance");
     // Creating an audit is itself an audit change by someone else: reported as such.
     assert.deepEqual(result.findings.filter((f) => f.status === "fail").map((f) => f.ruleId), ["activity.audit-tampering"]);

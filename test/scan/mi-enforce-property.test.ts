@@ -81,7 +81,7 @@ before(async () => {
   const diag = [{ name: "audit-to-law", workspace: "law-sec", logs: [{ category: "SQLSecurityAuditEvents" }] }];
   const fleet = miFleet(drawn.map((d) => ({ name: d.name, dnsZone: "0a1b2c3d4e5f", diagnosticSettings: diag, sql: d.sql }) as never));
   fleet.scanner.roleAssignments = [{ scope: `/subscriptions/${SUB}`, role: "Contributor" }];
-  fleet.subscriptions![0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] } as never);
+  fleet.subscriptions[0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] });
   emu = await startEmulator({ fleet });
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;

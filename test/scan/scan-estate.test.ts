@@ -4,12 +4,10 @@ import { readFileSync } from "node:fs";
 import { QueueClient } from "@azure/storage-queue";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { parse } from "yaml";
-import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { shippedFleet } from "../../emulator/fleets/paths.js";
 import type { FleetInput } from "../../emulator/fleet/schema.js";
-import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import type { Baseline } from "../../src/core/policy/schema.js";
@@ -21,6 +19,7 @@ import { decodeQueueMessage } from "../../src/core/events/build.js";
 import { cloudEventSchema } from "../../src/core/events/catalog.js";
 import { findSecret } from "../../src/core/redaction.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
+import { startEstate, stopEstate } from "../support/estate.js";
 
 // The estate run end to end on the emulator (ARM, Resource Graph, Log Analytics, managed identity) and Azurite.
 const SUB = "11111111-1111-4111-8111-111111111111";
@@ -33,12 +32,9 @@ let baseline: Baseline;
 
 before(async () => {
   const fleet = parse(readFileSync(shippedFleet("test-small.yaml"), "utf8")) as FleetInput;
-  const rg = fleet.subscriptions![0]!.resourceGroups![0]!;
+  const rg = fleet.subscriptions[0]!.resourceGroups![0]!;
   rg.sqlServers = [...(rg.sqlServers ?? []), { name: "sql-exempt", tags: { "auditguard:exempt": "true" }, auditingSettings: { state: "Disabled" } }] as typeof rg.sqlServers;
-  emu = await startEmulator({ fleet });
-  azurite = await startAzurite();
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  ({ emu, azurite } = await startEstate({ fleet }));
   const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown> & { scope: Record<string, unknown> };
   // Managed Instances need the TDS endpoint; this run covers the ARM-governed kinds.
   generated.scope.kinds = ["sql-server", "synapse-workspace"];
@@ -47,8 +43,7 @@ before(async () => {
 });
 
 after(async () => {
-  await emu?.stop();
-  await azurite?.stop();
+  await stopEstate(emu, azurite);
 });
 
 async function drain(queueName: string) {
@@ -77,7 +72,7 @@ describe("a scan of the estate", () => {
     const byName = Object.fromEntries(summary.results.map((r) => [r.target.name, r]));
     assert.equal(byName["sql-good"]?.status, "compliant", byName["sql-good"]?.reason);
     assert.equal(byName["sql-async"]?.status, "noncompliant");
-    assert.ok(byName["sql-async"]!.plan.some((a) => a.kind === "arm-auditing-put"));
+    assert.ok(byName["sql-async"].plan.some((a) => a.kind === "arm-auditing-put"));
     assert.equal(byName["syn-one"]?.status, "noncompliant");
     assert.equal(byName["sql-exempt"]?.status, "exempt");
     assert.deepEqual(emu.estate.auditingPolicy(serverId("rg-data", "sql-async"), "auditingSettings"), before, "plan mode changed nothing");

@@ -7,7 +7,6 @@ import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
 import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
-import type { FleetInput } from "../../emulator/fleet/schema.js";
 import { loadBaselineText } from "../../src/core/policy/load.js";
 import { createScanEnvironment } from "../../src/scan/environment.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
@@ -54,11 +53,11 @@ before(async () => {
           ],
         },
       ],
-    } as FleetInput,
+    },
   });
   process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
   process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu)) as Record<string, unknown>;
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
   generated.mode = "enforce";
   env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
   const mi = emu.estate.managedInstances()[0]!;

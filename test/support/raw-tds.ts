@@ -191,14 +191,14 @@ export async function rawLogin(o: RawLoginOptions): Promise<RawSession> {
       callback();
     },
   });
-  const tls = tlsConnect({ socket: tlsIn as unknown as Socket, servername: o.servername, ca: [o.ca], maxVersion: "TLSv1.2" });
+  const tls = tlsConnect({ socket: tlsIn, servername: o.servername, ca: [o.ca], maxVersion: "TLSv1.2" });
   const secure = new Promise<void>((resolve, reject) => tls.once("secureConnect", resolve).once("error", reject));
   // During the handshake every server reply is one PRELOGIN message whose payload is TLS bytes.
   const pump = (async () => {
     while (!raw) {
       const m = await inbox.next().catch(() => undefined);
       if (!m) return;
-      tlsIn!.push(m);
+      tlsIn.push(m);
     }
   })();
   await secure;

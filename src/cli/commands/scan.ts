@@ -11,9 +11,12 @@ import type { JsonQueue } from "../../azure/queues.js";
 import type { TargetResult } from "../../core/domain.js";
 import { describeChange } from "../../core/domain.js";
 import { redact } from "../../core/redaction.js";
-import { buildReport } from "../../core/report/build.js";
-import { renderReport, renderReportChunks, REPORT_FORMATS, splitReport } from "../../core/report/render.js";
-import type { RenderFormat } from "../../core/report/render.js";
+import { compareForReport, reportHeader, summaryFromCells, toReportTarget } from "../../core/report/build.js";
+import { renderReportChunks, REPORT_FORMATS } from "../../core/report/render.js";
+import type { ReportHeader, ReportTarget } from "../../core/report/model.js";
+import { SummaryCells } from "../../core/summary-cells.js";
+import { failingRuleIds } from "../../scan/run-scan.js";
+import { ResultSpool } from "../result-spool.js";
 import { readBaselineFile } from "./validate.js";
 import { createProgressReporter } from "../progress.js";
 import type { ProgressStream } from "../progress.js";
@@ -50,9 +53,18 @@ export interface ScanCommandOptions {
   signal?: AbortSignal;
 }
 
-export function summaryTable(summary: ScanRunSummary, width = 160): string {
+/** Where a run's results are read from: the summary itself (small runs, tests) or the CLI's spool on disk. */
+export interface ResultSource {
+  read(): AsyncIterable<TargetResult>;
+  cells: SummaryCells;
+}
+
+function tableRow(r: TargetResult): string[] {
+  return [r.target.kind, r.target.name, r.status, r.applied.length ? String(r.applied.length) : "", redact(r.reason ?? "")];
+}
+
+function tableOf(summary: ScanRunSummary, rows: string[][], width: number): string {
   // The REASON wraps at spaces; the JSON report carries every reason whole.
-  const rows = summary.results.map((r) => [r.target.kind, r.target.name, r.status, r.applied.length ? String(r.applied.length) : "", redact(r.reason ?? "")]);
   for (const n of summary.notScanned) rows.push([n.target.kind, n.target.name, "not scanned", "", redact(n.reason)]);
   const c = summary.counts;
   return (
@@ -63,17 +75,43 @@ export function summaryTable(summary: ScanRunSummary, width = 160): string {
   );
 }
 
+/** The summary table of a run whose results are in the summary. */
+export function summaryTable(summary: ScanRunSummary, width = 160): string {
+  return tableOf(summary, summary.results.map(tableRow), width);
+}
+
+async function summaryTableFrom(summary: ScanRunSummary, source: ResultSource, width: number): Promise<string> {
+  const rows: string[][] = [];
+  for await (const r of source.read()) rows.push(tableRow(r));
+  return tableOf(summary, rows, width);
+}
+
 /** A target the run could not reach stays in the report, as an error with its reason, never as a gap. */
 function notScannedResult(summary: ScanRunSummary, n: ScanRunSummary["notScanned"][number]): TargetResult {
   return { scanId: summary.scanId, target: n.target, status: "error", reason: n.reason, mode: summary.mode === "per-kind" ? "plan" : summary.mode, startedAt: summary.startedAt, finishedAt: summary.finishedAt, findings: [], plan: [], applied: [] };
 }
 
-/** The compliance report of one CLI run: its results (unscanned targets as errors), the run as the only trend point. */
-export function reportOf(summary: ScanRunSummary) {
-  const results = [...summary.results, ...summary.notScanned.map((n) => notScannedResult(summary, n))];
-  const report = buildReport({ results, runs: [], now: new Date(summary.finishedAt) });
-  report.trend = [{ scanId: summary.scanId, finishedAt: summary.finishedAt, byStatus: report.summary.byStatus }];
-  return report;
+/** The results of a run held in its summary, as a source (tests, small runs). */
+export function summarySource(summary: ScanRunSummary): ResultSource {
+  const cells = new SummaryCells();
+  for (const r of summary.results) cells.add({ subscriptionId: r.target.subscriptionId, kind: r.target.kind, status: r.status, failingRuleIds: failingRuleIds(r) });
+  return { cells, read: async function* () { yield* [...summary.results].sort(compareForReport); } };
+}
+
+/**
+ * The compliance report of one CLI run, as a header and a stream of targets read from the source: its results and
+ * the targets not scanned (as errors with their reason); the run is the only trend point.
+ */
+export function reportOf(summary: ScanRunSummary, source: ResultSource = summarySource(summary)): { header: ReportHeader; targets: AsyncIterable<ReportTarget> } {
+  const cells = new SummaryCells(source.cells.cells());
+  for (const n of summary.notScanned) cells.add({ subscriptionId: n.target.subscriptionId, kind: n.target.kind, status: "error", failingRuleIds: [] });
+  const header = reportHeader({ summary: summaryFromCells(cells.cells(), summary.finishedAt), runs: [], now: new Date(summary.finishedAt) });
+  header.trend = [{ scanId: summary.scanId, finishedAt: summary.finishedAt, byStatus: header.summary.byStatus }];
+  const targets = async function* () {
+    for await (const r of source.read()) yield toReportTarget(r);
+    for (const n of summary.notScanned) yield toReportTarget(notScannedResult(summary, n));
+  };
+  return { header, targets: targets() };
 }
 
 export function scanExitCode(summary: ScanRunSummary): number {
@@ -142,23 +180,27 @@ function pendingActions(r: TargetResult) {
   return r.plan.filter((a) => !applied.has(describeChange(a)));
 }
 
-function scriptOf(summary: ScanRunSummary): string {
-  const targets = summary.results.map((r) => ({ target: r.target, actions: pendingActions(r) })).filter((t) => t.actions.length);
+async function scriptOf(summary: ScanRunSummary, source: ResultSource): Promise<string> {
+  const targets: Array<{ target: TargetResult["target"]; actions: ReturnType<typeof pendingActions> }> = [];
+  for await (const r of source.read()) {
+    const actions = pendingActions(r);
+    if (actions.length) targets.push({ target: r.target, actions });
+  }
   return sqlScript(targets, { generatedAt: summary.finishedAt, origin: `scan ${summary.scanId} (mode ${summary.mode})` });
 }
 
-/** The report's chunks in the asked format (the summary table and the SQL script are one chunk each). */
-function chunksOf(summary: ScanRunSummary, format: ScanFormat, width: number): AsyncIterable<string> {
-  if (format === "table") return (async function* () { yield summaryTable(summary, width); })();
-  if (format === "sql") return (async function* () { yield scriptOf(summary); })();
-  const { header, targets } = splitReport(reportOf(summary));
+/** The report's chunks in the asked format, read from the source as they are written (the table and the script are one chunk each). */
+function chunksOf(summary: ScanRunSummary, source: ResultSource, format: ScanFormat, width: number): AsyncIterable<string> {
+  if (format === "table") return (async function* () { yield await summaryTableFrom(summary, source, width); })();
+  if (format === "sql") return (async function* () { yield await scriptOf(summary, source); })();
+  const { header, targets } = reportOf(summary, source);
   return renderReportChunks(header, targets, format);
 }
 
-function bodyOf(summary: ScanRunSummary, format: ScanFormat, width: number): string {
-  if (format === "table") return summaryTable(summary, width);
-  if (format === "sql") return scriptOf(summary);
-  return renderReport(reportOf(summary), format as RenderFormat).body;
+async function bodyOf(summary: ScanRunSummary, source: ResultSource, format: ScanFormat, width: number): Promise<string> {
+  let out = "";
+  for await (const chunk of chunksOf(summary, source, format, width)) out += chunk;
+  return out;
 }
 
 export async function scanCommand(options: ScanCommandOptions): Promise<CommandResult> {
@@ -182,9 +224,28 @@ export async function scanCommand(options: ScanCommandOptions): Promise<CommandR
   }
   const width = options.columns ?? 160;
   const progress = options.progress ? createProgressReporter(options.progress) : undefined;
+  // Results go to disk as they come, not into memory: a run of any size is written out from there.
+  const spool = new ResultSpool();
+  try {
+    return await scanAndReport(env, options, format, width, spool, progress, concurrency);
+  } finally {
+    spool.dispose();
+  }
+}
+
+async function scanAndReport(
+  env: ReturnType<typeof createScanEnvironment>,
+  options: ScanCommandOptions,
+  format: ScanFormat,
+  width: number,
+  spool: ResultSpool,
+  progress: ReturnType<typeof createProgressReporter> | undefined,
+  concurrency: number | undefined,
+): Promise<CommandResult> {
   let summary: ScanRunSummary;
   try {
     summary = await runScan(env, {
+      keepResults: false,
       trigger: "cli",
       ...(options.mode ? { mode: options.mode as "off" | "plan" | "enforce" } : {}),
       ...(concurrency ? { concurrency } : {}),
@@ -192,7 +253,10 @@ export async function scanCommand(options: ScanCommandOptions): Promise<CommandR
       ...(options.events ? { events: options.events } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onStart: (targets) => progress?.start(targets.length),
-      onResult: (r) => progress?.tick(r.target.name, r.status),
+      onResult: (r) => {
+        spool.add(r);
+        progress?.tick(r.target.name, r.status);
+      },
     });
   } catch (error) {
     return scanFailure(error);
@@ -200,10 +264,11 @@ export async function scanCommand(options: ScanCommandOptions): Promise<CommandR
   progress?.finish();
   const notes = summary.deliveryErrors.map((e) => `warning: ${e}\n`).join("");
   const exitCode = scanExitCode(summary);
-  if (!options.output) return { exitCode, stdout: bodyOf(summary, format, width), stderr: notes };
-  const stdout = format === "table" ? "" : summaryTable(summary, width);
+  if (!options.output) return { exitCode, stdout: await bodyOf(summary, spool, format, width), stderr: notes };
+  const table = () => summaryTableFrom(summary, spool, width);
+  const stdout = format === "table" ? "" : await table();
   try {
-    await writeChunks(options.output, chunksOf(summary, format, width));
+    await writeChunks(options.output, chunksOf(summary, spool, format, width));
     return { exitCode, stdout, stderr: `${notes}wrote ${options.output}\n` };
   } catch (error) {
     // The scan ran (and in enforce mode changed things): its summary is printed and its report kept.
@@ -211,10 +276,10 @@ export async function scanCommand(options: ScanCommandOptions): Promise<CommandR
     const extension = format === "table" ? "txt" : format === "markdown" ? "md" : format;
     const fallback = join(tmpdir(), `auditguard-${summary.scanId}.${extension}`);
     try {
-      await writeChunks(fallback, chunksOf(summary, format, width));
-      return { exitCode: EXIT.usage, stdout: summaryTable(summary, width), stderr: `${notes}could not write ${options.output}: ${reason}; the report is in ${fallback}\n` };
+      await writeChunks(fallback, chunksOf(summary, spool, format, width));
+      return { exitCode: EXIT.usage, stdout: await table(), stderr: `${notes}could not write ${options.output}: ${reason}; the report is in ${fallback}\n` };
     } catch {
-      return { exitCode: EXIT.usage, stdout: `${summaryTable(summary, width)}${format === "table" ? "" : `\n${bodyOf(summary, format, width)}`}`, stderr: `${notes}could not write ${options.output} (${reason}) nor ${fallback}: the report follows the summary on standard output\n` };
+      return { exitCode: EXIT.usage, stdout: `${await table()}${format === "table" ? "" : `\n${await bodyOf(summary, spool, format, width)}`}`, stderr: `${notes}could not write ${options.output} (${reason}) nor ${fallback}: the report follows the summary on standard output\n` };
     }
   }
 }

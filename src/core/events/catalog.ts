@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { activityEvidenceSchema } from "../activity-evidence.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 
 /**
  * The events AuditGuard publishes, as CloudEvents 1.0 in JSON structured mode. Each event type has a zod schema
@@ -26,7 +27,7 @@ export const dataSchemaId = (type: EventType) => `urn:auditguard:schema:${type}:
 const targetRef = z
   .object({
     id: z.string().describe("ARM resource id of the target"),
-    kind: z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]),
+    kind: z.enum(KIND_IDS),
     name: z.string(),
     subscriptionId: z.string(),
     resourceGroup: z.string(),

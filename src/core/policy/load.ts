@@ -71,7 +71,7 @@ export function parseBaseline(text: string, options: { format?: "yaml" | "json";
       };
     }
     raw = doc.toJS();
-    root = doc.contents as Node | null;
+    root = doc.contents;
   }
   const locate = (path: ReadonlyArray<PropertyKey>): Pick<BaselineProblem, "line" | "column"> => {
     if (format !== "yaml") return {};

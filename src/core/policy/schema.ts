@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ACTION_GROUP_NAMES, IDENTIFIER_RULE, isValidIdentifier, SERVER_AUDITING_ACTION_GROUPS } from "../sql-text/identifiers.js";
 import { canonicalPredicate, InvalidPredicateError } from "../sql-text/predicate.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 
 /**
  * The baseline: policy as code. One YAML or JSON file says what AuditGuard looks at (scope), what "audited"
@@ -56,7 +57,8 @@ const managedInstance = z
             z.object({ url: z.object({ path: blobContainerUrl, retentionDays: z.number().int().min(0).max(3285).default(0) }).strict() }).strict(),
           ])
           .default("EXTERNAL_MONITOR"),
-        // Managed Instance refuses QUEUE_DELAY 0 and 1..999 (reference/tds-and-mi.md §3.2).
+        // QUEUE_DELAY 1..999 is invalid (CREATE SERVER AUDIT, Microsoft Learn: "0 or 1000 and higher", error 33227), and
+        // Managed Instance does not support 0 ("T-SQL differences between SQL Server and Azure SQL Managed Instance", Auditing).
         queueDelayMs: z.number().int().min(1000, { message: "Managed Instance accepts QUEUE_DELAY of 1000 ms or more" }).max(2147483647).default(1000),
         onFailure: z.enum(["CONTINUE", "FAIL_OPERATION"], { message: "Managed Instance accepts ON_FAILURE CONTINUE or FAIL_OPERATION (SHUTDOWN is not supported)" }).default("CONTINUE"),
         // The one WHERE filter the audit may have; without it, any filter fails mi.audit.filter.
@@ -131,7 +133,7 @@ export const baselineSchema = z
       .object({
         subscriptions: z.array(z.string().regex(GUID, { message: "must be a subscription GUID" })).default([]),
         resourceGroups: z.array(z.string().min(1)).default([]),
-        kinds: z.array(z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"])).default(["sql-managed-instance", "sql-server", "synapse-workspace"]),
+        kinds: z.array(z.enum(KIND_IDS)).default([...KIND_IDS]),
         includeTags: tagMap.default({}),
         excludeTags: tagMap.default({}),
       })
@@ -149,10 +151,15 @@ export const baselineSchema = z
     synapseWorkspace: serverAuditing.prefault({}),
     activity: z
       .object({
+        // How long a suspicious record keeps its rule failing in reports, and how far back a first sweep (or a CLI run)
+        // reads; the Functions app's sweep then reads on from its watermark, whatever the look-back.
         lookback: duration.default("PT1H15M"),
         allowedBackupStorageAccounts: z.array(z.string().regex(/^[a-z0-9]{3,24}$/, { message: "a storage account name: 3-24 lower-case letters and digits" })).default([]),
         scannerPrincipals: z.array(z.string().min(1)).default([]),
         silenceHours: z.number().positive().optional(),
+        // How old the activity sweep's last read of a workspace may be before the drift scan calls its verdicts stale
+        // ("could not decide") rather than trusting them; a few sweep periods.
+        maxVerdictAgeMinutes: z.number().positive().max(24 * 60).default(30),
       })
       .strict()
       .prefault({}),

@@ -1,10 +1,13 @@
 import type { Finding, TargetResult, TargetKind, TargetStatus } from "../domain.js";
-import { describeChange, TARGET_KINDS } from "../domain.js";
+import type { SummaryCell } from "../summary-cells.js";
+import { describeChange, emptyCounts } from "../domain.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 import { RULES, ruleById } from "../rules/registry.js";
 import { redact, redactDeep } from "../redaction.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import { REPORT_SCHEMA_VERSION, reportActivityEventSchema } from "./model.js";
 import type { ComplianceReport, ReportActivityEvent, ReportFinding, ReportHeader, ReportSummary, ReportTarget, StatusCounts } from "./model.js";
+import { sameAzureName } from "../names.js";
 
 /**
  * Builds the compliance report from the latest result of each target and the run history. Pure: the results
@@ -25,15 +28,13 @@ export interface RunPoint {
   counts: StatusCounts;
 }
 
-export const emptyStatusCounts = (): StatusCounts => ({ compliant: 0, remediated: 0, noncompliant: 0, exempt: 0, error: 0 });
-
 function openFindingsOf(result: TargetResult): Finding[] {
   return (result.findingsAfter ?? result.findings).filter((f) => f.status === "fail" || f.status === "error");
 }
 
 export function matchesFilters(result: TargetResult, filters: ReportFilters): boolean {
   const t = result.target;
-  if (filters.subscriptionIds?.length && !filters.subscriptionIds.some((s) => s.toLowerCase() === t.subscriptionId.toLowerCase())) return false;
+  if (filters.subscriptionIds?.length && !filters.subscriptionIds.some((s) => sameAzureName(s, t.subscriptionId))) return false;
   if (filters.kinds?.length && !filters.kinds.includes(t.kind)) return false;
   if (filters.statuses?.length && !filters.statuses.includes(result.status)) return false;
   if (filters.ruleIds?.length && !openFindingsOf(result).some((f) => filters.ruleIds!.includes(f.ruleId))) return false;
@@ -123,15 +124,24 @@ export function toReportTarget(raw: TargetResult): ReportTarget {
 
 /** Counts by status and kind, and the newest scan time, of the results a report covers. */
 export function summarize(results: Iterable<Pick<TargetResult, "status" | "finishedAt"> & { target: { kind: TargetKind } }>): ReportSummary {
-  const byStatus = emptyStatusCounts();
-  const byKind = Object.fromEntries(TARGET_KINDS.map((k) => [k, emptyStatusCounts()])) as Record<TargetKind, StatusCounts>;
-  let targets = 0;
+  const cells: Array<Pick<SummaryCell, "kind" | "status" | "targets">> = [];
   let lastScanAt: string | undefined;
   for (const r of results) {
-    targets++;
-    byStatus[r.status]++;
-    byKind[r.target.kind][r.status]++;
+    cells.push({ kind: r.target.kind, status: r.status, targets: 1 });
     if (!lastScanAt || r.finishedAt > lastScanAt) lastScanAt = r.finishedAt;
+  }
+  return summaryFromCells(cells, lastScanAt);
+}
+
+/** The report's summary from a scan's summary cells (already filtered): the same numbers, without reading a result. */
+export function summaryFromCells(cells: ReadonlyArray<Pick<SummaryCell, "kind" | "status" | "targets">>, lastScanAt?: string): ReportSummary {
+  const byStatus = emptyCounts();
+  const byKind = Object.fromEntries(KIND_IDS.map((k) => [k, emptyCounts()])) as Record<TargetKind, StatusCounts>;
+  let targets = 0;
+  for (const c of cells) {
+    targets += c.targets;
+    byStatus[c.status] += c.targets;
+    byKind[c.kind][c.status] += c.targets;
   }
   const good = byStatus.compliant + byStatus.remediated + byStatus.exempt;
   return { targets, complianceRatio: targets ? good / targets : 1, byStatus, byKind, ...(lastScanAt ? { lastScanAt } : {}) };

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { activityEvidenceSchema } from "../activity-evidence.js";
+import { TARGET_STATUSES } from "../domain.js";
+import { KIND_IDS } from "../../kinds/registry.js";
 
 /**
  * The compliance report: one data model, rendered to JSON, HTML, CSV, SARIF and Markdown with the same content.
@@ -8,8 +10,8 @@ import { activityEvidenceSchema } from "../activity-evidence.js";
  */
 export const REPORT_SCHEMA_VERSION = "1.1";
 
-const targetKind = z.enum(["sql-managed-instance", "sql-server", "synapse-workspace"]);
-const targetStatus = z.enum(["compliant", "remediated", "noncompliant", "exempt", "error"]);
+const targetKind = z.enum(KIND_IDS);
+const targetStatus = z.enum(TARGET_STATUSES);
 const severity = z.enum(["critical", "high", "medium", "low", "info"]);
 
 export const reportRuleSchema = z
@@ -121,6 +123,20 @@ export const complianceReportSchema = z
         .strict(),
     ),
     rules: z.array(reportRuleSchema),
+    /** The scan the report shows (the latest closed one unless asked for another). */
+    scan: z
+      .object({
+        scanId: z.string(),
+        startedAt: z.string().datetime(),
+        finishedAt: z.string().datetime().optional(),
+        complete: z.boolean(),
+        notScanned: z.number().int().nonnegative().optional(),
+        problem: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** A page of the targets: the summary covers all of them; `next` fetches the following page. */
+    page: z.object({ size: z.number().int().positive(), next: z.string().optional() }).strict().optional(),
     /** Last, so a renderer can stream it: everything above is known before the first target is read. */
     targets: z.array(reportTargetSchema),
   })

@@ -1,33 +1,16 @@
 import type { ActivityEvent, ObservedActivity } from "../domain.js";
+import { isAuditTampering, isCopyOnlyBackup, NO_AUDIT_ROUTE, unapprovedAccounts } from "../activity/classify.js";
 import { redact } from "../redaction.js";
 import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
 
 /**
- * Activity rules read what the audit recorded over the look-back window: COPY_ONLY backups (the classic way to
- * take a copy out without breaking the backup chain), backups and restores through storage accounts nobody
- * approved, and changes to audits or specifications made by anyone but AuditGuard itself.
+ * Activity rules judge the suspicious audit records the activity sweep found for the target (COPY_ONLY backups, the
+ * classic way to take a copy out without breaking the backup chain; backups and restores through storage accounts
+ * nobody approved; changes to audits or specifications made by anyone but AuditGuard itself), and whether records
+ * keep arriving. A record keeps its rule failing for activity.lookback after it happened; what could not be read
+ * completely is "could not decide".
  */
-const BACKUP_IDS = new Set(["BA", "BAL"]);
-const BACKUP_RESTORE_IDS = new Set(["BA", "BAL", "RS"]);
-const CHANGE_IDS = new Set(["CR", "AL", "DR"]);
-const AUDIT_CLASSES = new Set(["A", "SA"]);
-
-/** Storage accounts a BACKUP ... TO URL or RESTORE ... FROM URL statement names. */
-export function storageAccountsIn(statement: string): string[] {
-  const accounts = new Set<string>();
-  for (const match of statement.matchAll(/URL\s*=\s*N?'https?:\/\/([a-z0-9]{3,24})\.blob\.core\.(?:windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)/gi)) {
-    accounts.add(match[1]!.toLowerCase());
-  }
-  return [...accounts];
-}
-
-export function isAuditTampering(event: ActivityEvent, scannerPrincipals: readonly string[]): boolean {
-  const own = scannerPrincipals.some((p) => p.toLowerCase() === event.serverPrincipalName.toLowerCase());
-  if (own) return false;
-  return event.actionId === "AUSC" || (CHANGE_IDS.has(event.actionId) && AUDIT_CLASSES.has(event.classType));
-}
-
 const evidence = (events: ActivityEvent[]) =>
   events.slice(0, 20).map((e) => ({
     time: e.time,
@@ -44,6 +27,9 @@ function withActivity(check: (activity: ObservedActivity, context: RuleContext) 
   return (context: RuleContext): RuleOutcome => {
     const activity = context.observation.activity;
     if (!activity) return notApplicable("audit activity was not read for this target");
+    // No diagnostic setting sends the records anywhere: the diagnostic-setting rule is what fails, and it says so;
+    // the activity rules have nothing to judge, and say that, instead of passing an empty history.
+    if (!activity.ok && activity.error.code === NO_AUDIT_ROUTE) return notApplicable(`no audit records reach Log Analytics to judge: ${activity.error.message}`);
     if (!activity.ok) return unknown("audit activity from Log Analytics", activity.error);
     return check(activity.value, context);
   };
@@ -59,7 +45,7 @@ export const activityRules: Rule[] = [
     remedy: "Find who ran it (principal, client IP) and where the file went; revoke BACKUP permission where it is not needed.",
     remediable: false,
     check: withActivity((a) => {
-      const hits = a.events.filter((e) => BACKUP_IDS.has(e.actionId) && /\bCOPY_ONLY\b/i.test(e.statement));
+      const hits = a.events.filter(isCopyOnlyBackup);
       return hits.length ? fail(`${hits.length} COPY_ONLY backup${hits.length > 1 ? "s" : ""} between ${a.window.from} and ${a.window.to}`, { events: evidence(hits) }) : pass("no COPY_ONLY backups");
     }),
   },
@@ -72,11 +58,11 @@ export const activityRules: Rule[] = [
     remedy: "Investigate the statement's principal and storage account; add legitimate accounts to activity.allowedBackupStorageAccounts.",
     remediable: false,
     check: withActivity((a, { baseline }) => {
-      const allowed = new Set(baseline.activity.allowedBackupStorageAccounts.map((s) => s.toLowerCase()));
-      if (!allowed.size) return notApplicable("no allowed backup storage accounts configured (activity.allowedBackupStorageAccounts)");
-      const hits = a.events.filter((e) => BACKUP_RESTORE_IDS.has(e.actionId) && storageAccountsIn(e.statement).some((acct) => !allowed.has(acct)));
+      const allowed = baseline.activity.allowedBackupStorageAccounts;
+      if (!allowed.length) return notApplicable("no allowed backup storage accounts configured (activity.allowedBackupStorageAccounts)");
+      const hits = a.events.filter((e) => unapprovedAccounts(e, allowed).length > 0);
       return hits.length
-        ? fail(`${hits.length} backup/restore statement${hits.length > 1 ? "s" : ""} used unapproved storage: ${[...new Set(hits.flatMap((e) => storageAccountsIn(e.statement).filter((s) => !allowed.has(s))))].join(", ")}`, { events: evidence(hits) })
+        ? fail(`${hits.length} backup/restore statement${hits.length > 1 ? "s" : ""} used unapproved storage: ${[...new Set(hits.flatMap((e) => unapprovedAccounts(e, allowed)))].join(", ")}`, { events: evidence(hits) })
         : pass("every backup and restore used an approved storage account");
     }),
   },

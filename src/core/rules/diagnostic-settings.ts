@@ -2,6 +2,7 @@ import type { ObservedDiagnosticSetting, TargetKind } from "../domain.js";
 import type { Baseline } from "../policy/schema.js";
 import type { Rule } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
+import { sameAzureName } from "../names.js";
 
 /**
  * Does any diagnostic setting send SQLSecurityAuditEvents to the designated workspace? Any setting that does is
@@ -10,29 +11,28 @@ import { fail, notApplicable, pass, unknown } from "./rule.js";
 export const AUDIT_CATEGORY = "SQLSecurityAuditEvents";
 const COVERING_GROUPS = new Set(["audit", "alllogs"]);
 
+/** Whether a setting sends the audit category (or a group that covers it: audit, allLogs) anywhere. */
+export function sendsAuditRecords(setting: ObservedDiagnosticSetting): boolean {
+  return setting.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || (l.categoryGroup !== undefined && COVERING_GROUPS.has(l.categoryGroup.toLowerCase()))));
+}
+
 export function sendsAuditTo(setting: ObservedDiagnosticSetting, workspaceId: string): boolean {
-  return (
-    setting.workspaceId?.toLowerCase() === workspaceId.toLowerCase() &&
-    setting.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || (l.categoryGroup !== undefined && COVERING_GROUPS.has(l.categoryGroup.toLowerCase()))))
-  );
+  return setting.workspaceId !== undefined && sameAzureName(setting.workspaceId, workspaceId) && sendsAuditRecords(setting);
 }
 
-export function desiredDiagnosticSetting(baseline: Baseline, kind: TargetKind) {
-  const section = kind === "sql-managed-instance" ? baseline.managedInstance : kind === "sql-server" ? baseline.sqlServer : baseline.synapseWorkspace;
-  return section.diagnosticSetting;
+/** One kind's diagnostic-setting rule: which kind, its id prefix, where the setting lives, and what the baseline asks. */
+export interface DiagnosticRuleSpec {
+  kind: TargetKind;
+  prefix: string;
+  /** Where the setting is, as the rule's title says it: "the Managed Instance". */
+  where: string;
+  desired: (baseline: Baseline) => Baseline["managedInstance"]["diagnosticSetting"];
 }
 
-const PREFIX: Record<TargetKind, string> = { "sql-managed-instance": "mi", "sql-server": "sql", "synapse-workspace": "synapse" };
-const WHERE: Record<TargetKind, string> = {
-  "sql-managed-instance": "the Managed Instance",
-  "sql-server": "the server's master database",
-  "synapse-workspace": "the Synapse workspace",
-};
-
-function diagnosticRule(kind: TargetKind): Rule {
+export function diagnosticSettingRule({ kind, prefix, where, desired: desiredOf }: DiagnosticRuleSpec): Rule {
   return {
-    id: `${PREFIX[kind]}.diagnostic-setting`,
-    title: `A diagnostic setting on ${WHERE[kind]} sends SQLSecurityAuditEvents to the designated workspace`,
+    id: `${prefix}.diagnostic-setting`,
+    title: `A diagnostic setting on ${where} sends SQLSecurityAuditEvents to the designated workspace`,
     severity: "critical",
     kind,
     rationale:
@@ -41,13 +41,13 @@ function diagnosticRule(kind: TargetKind): Rule {
     remediable: true,
     check: ({ baseline, observation }) => {
       if (observation.target.kind !== kind) return notApplicable(`not a ${kind}`);
-      const desired = desiredDiagnosticSetting(baseline, kind);
+      const desired = desiredOf(baseline);
       if (!desired) return notApplicable("the baseline designates no workspace for this kind");
       if (!observation.diagnosticSettings.ok) return unknown("diagnostic settings", observation.diagnosticSettings.error);
       const settings = observation.diagnosticSettings.value;
       const good = settings.filter((s) => sendsAuditTo(s, desired.workspaceId));
       if (good.length) return pass(`setting ${good.map((s) => s.name).join(", ")} sends ${AUDIT_CATEGORY} to the workspace`);
-      const toElsewhere = settings.filter((s) => s.logs.some((l) => l.enabled && (l.category === AUDIT_CATEGORY || COVERING_GROUPS.has((l.categoryGroup ?? "").toLowerCase()))));
+      const toElsewhere = settings.filter(sendsAuditRecords);
       if (toElsewhere.length) {
         return fail(`${AUDIT_CATEGORY} goes to ${toElsewhere.map((s) => s.workspaceId ?? s.storageAccountId ?? s.eventHubName ?? "another destination").join(", ")}, not the designated workspace`, {
           settings: settings.map((s) => s.name),
@@ -59,5 +59,3 @@ function diagnosticRule(kind: TargetKind): Rule {
     },
   };
 }
-
-export const diagnosticSettingRules: Rule[] = (["sql-managed-instance", "sql-server", "synapse-workspace"] as const).map(diagnosticRule);

@@ -1,20 +1,13 @@
 import type { TargetKind } from "../domain.js";
 import type { Rule } from "./rule.js";
-import { managedInstanceRules } from "./managed-instance.js";
-import { serverAuditingRules } from "./server-auditing.js";
-import { diagnosticSettingRules } from "./diagnostic-settings.js";
 import { activityRules } from "./activity.js";
+import { KINDS } from "../../kinds/registry.js";
 
-/** The rule catalog, in the order reports list it. Ids are stable: reports, exemptions and alerts refer to them. */
-export const RULES: readonly Rule[] = [
-  ...managedInstanceRules,
-  diagnosticSettingRules.find((r) => r.kind === "sql-managed-instance")!,
-  ...serverAuditingRules.filter((r) => r.kind === "sql-server"),
-  diagnosticSettingRules.find((r) => r.kind === "sql-server")!,
-  ...serverAuditingRules.filter((r) => r.kind === "synapse-workspace"),
-  diagnosticSettingRules.find((r) => r.kind === "synapse-workspace")!,
-  ...activityRules,
-];
+/**
+ * The rule catalog, in the order reports list it: each registered kind's rules, then the activity rules, which
+ * apply to every kind. Ids are stable: reports, exemptions and alerts refer to them.
+ */
+export const RULES: readonly Rule[] = [...KINDS.flatMap((k) => k.rules), ...activityRules];
 
 const byId = new Map(RULES.map((r) => [r.id, r]));
 if (byId.size !== RULES.length) throw new Error("duplicate rule id in the catalog");

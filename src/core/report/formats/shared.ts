@@ -1,13 +1,9 @@
 import type { ReportActivityEvent, ReportFinding, ReportTarget } from "../model.js";
+import { KINDS } from "../../../kinds/registry.js";
 
 /** What the human-readable formats (HTML, Markdown, CSV, SARIF's messages) say the same way. */
-export const KIND_LABEL: Record<string, string> = {
-  "sql-managed-instance": "SQL Managed Instance",
-  "sql-server": "SQL server",
-  "synapse-workspace": "Synapse workspace",
-  activity: "activity (every kind)",
-};
-export const KIND_LABEL_PLURAL: Record<string, string> = { "sql-managed-instance": "SQL Managed Instances", "sql-server": "SQL servers", "synapse-workspace": "Synapse workspaces" };
+export const KIND_LABEL: Record<string, string> = { ...Object.fromEntries(KINDS.map((k) => [k.id, k.label])), activity: "activity (every kind)" };
+export const KIND_LABEL_PLURAL: Record<string, string> = Object.fromEntries(KINDS.map((k) => [k.id, k.labelPlural]));
 export const STATUSES = ["compliant", "remediated", "exempt", "noncompliant", "error"] as const;
 export const SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"] as const;
 

@@ -1,7 +1,9 @@
-import type { Baseline } from "../policy/schema.js";
-import type { AuditTarget, ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification } from "../domain.js";
-import type { RuleOutcome } from "./rule.js";
-import { notApplicable, unknown } from "./rule.js";
+import type { Baseline } from "../../core/policy/schema.js";
+import type { AuditTarget, ManagedInstanceSql, Observation, ObservedAudit, ObservedSpecification } from "../../core/domain.js";
+import type { RuleOutcome } from "../../core/rules/rule.js";
+import { notApplicable, unknown } from "../../core/rules/rule.js";
+import { sameAzureName, sameSqlName } from "../../core/names.js";
+import { KIND } from "./id.js";
 
 /** What the MI rules and the planner both need: the desired audit and specification, found in what was observed. */
 export interface ManagedInstanceView {
@@ -14,13 +16,10 @@ export interface ManagedInstanceView {
   boundSpecifications: ObservedSpecification[];
 }
 
-// Identifiers compare case-insensitively under the instance's default (CI) collation.
-const same = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: "accent" }) === 0;
-
 export const MANAGED_INSTANCE_ENGINE_EDITION = 8;
 
 export function managedInstanceView(baseline: Baseline, observation: Observation): ManagedInstanceView | RuleOutcome {
-  if (observation.target.kind !== "sql-managed-instance") return notApplicable("not a Managed Instance");
+  if (observation.target.kind !== KIND) return notApplicable("not a Managed Instance");
   const sql = observation.sql;
   if (!sql) return unknown("the instance's server audits", { code: "NotObserved", message: "no T-SQL observation" });
   if (!sql.ok) return unknown("the instance's server audits", sql.error);
@@ -28,9 +27,9 @@ export function managedInstanceView(baseline: Baseline, observation: Observation
     return { status: "error", message: `the server reports engine edition ${sql.value.engineEdition ?? "unknown"}, not 8 (Managed Instance): not scanned as a Managed Instance` };
   }
   const desired = baseline.managedInstance;
-  const audit = sql.value.audits.find((a) => same(a.name, desired.audit.name));
-  const namedSpecification = sql.value.specifications.find((s) => same(s.name, desired.specification.name));
-  const boundSpecifications = audit ? sql.value.specifications.filter((s) => s.auditGuid !== null && s.auditGuid.toLowerCase() === audit.auditGuid.toLowerCase()) : [];
+  const audit = sql.value.audits.find((a) => sameSqlName(a.name, desired.audit.name));
+  const namedSpecification = sql.value.specifications.find((s) => sameSqlName(s.name, desired.specification.name));
+  const boundSpecifications = audit ? sql.value.specifications.filter((s) => s.auditGuid !== null && sameAzureName(s.auditGuid, audit.auditGuid)) : [];
   return { sql: sql.value, desired, audit, namedSpecification, boundSpecifications };
 }
 
@@ -61,7 +60,6 @@ export function describeTarget(target: AuditTarget): string {
   if (target.kind === "URL") return `URL ${target.path ?? "(path unknown)"}${target.retentionDays === null ? " (retention not reported)" : `, retention ${target.retentionDays} days`}`;
   return target.description;
 }
-
 
 export function missingGroups(spec: ObservedSpecification, required: readonly string[]): string[] {
   const have = new Set(spec.groups.map((g) => g.toUpperCase()));

@@ -1,23 +1,18 @@
-import type { AuditingPolicy, Observation } from "../domain.js";
-import type { Baseline } from "../policy/schema.js";
-import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
-import { fail, notApplicable, pass, unknown } from "./rule.js";
-import { filterAllowed } from "../sql-text/predicate.js";
+import type { AuditingPolicy, Observation } from "../../core/domain.js";
+import type { Rule, RuleContext, RuleOutcome } from "../../core/rules/rule.js";
+import { fail, notApplicable, pass, unknown } from "../../core/rules/rule.js";
+import { filterAllowed } from "../../core/sql-text/predicate.js";
+import type { DesiredAuditing, PolicyKindSpec } from "./spec.js";
+import { desiredAuditing } from "./spec.js";
 
 /** Auditing policy rules for SQL logical servers and Synapse workspaces' managed SQL server (same ARM model). */
-type PolicyKind = "sql-server" | "synapse-workspace";
-
-export function desiredAuditing(baseline: Baseline, kind: PolicyKind) {
-  return kind === "sql-server" ? baseline.sqlServer.auditing : baseline.synapseWorkspace.auditing;
-}
-
-function withPolicy(kind: PolicyKind, check: (policy: AuditingPolicy, desired: Baseline["sqlServer"]["auditing"], o: Observation) => RuleOutcome) {
+function withPolicy(spec: PolicyKindSpec, check: (policy: AuditingPolicy, desired: DesiredAuditing, o: Observation) => RuleOutcome) {
   return ({ baseline, observation }: RuleContext): RuleOutcome => {
-    if (observation.target.kind !== kind) return notApplicable(`not a ${kind}`);
+    if (observation.target.kind !== spec.kind) return notApplicable(`not a ${spec.kind}`);
     const policy = observation.auditingPolicy;
     if (!policy) return unknown("the auditing policy", { code: "NotObserved", message: "no auditing policy observation" });
     if (!policy.ok) return unknown("the auditing policy", policy.error);
-    return check(policy.value, desiredAuditing(baseline, kind), observation);
+    return check(policy.value, desiredAuditing(baseline, spec), observation);
   };
 }
 
@@ -26,7 +21,9 @@ export function missingActionGroups(policy: AuditingPolicy, required: readonly s
   return required.filter((g) => !have.has(g));
 }
 
-function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
+/** The policy rules of one kind, in catalog order (the diagnostic-setting rule is the kind's own). */
+export function serverAuditingRules(spec: PolicyKindSpec): Rule[] {
+  const { kind, prefix, label } = spec;
   return [
     {
       id: `${prefix}.auditing.enabled`,
@@ -36,7 +33,7 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       rationale: "With the server auditing policy Disabled, no database on it is audited at server level.",
       remedy: "PUT the server auditing policy with state Enabled (other settings kept).",
       remediable: true,
-      check: withPolicy(kind, (p) => (p.state === "Enabled" ? pass("state Enabled") : fail(`state ${p.state ?? "unset"}`))),
+      check: withPolicy(spec, (p) => (p.state === "Enabled" ? pass("state Enabled") : fail(`state ${p.state ?? "unset"}`))),
     },
     {
       id: `${prefix}.auditing.monitor-target`,
@@ -48,7 +45,7 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       remediable: true,
       // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
       dependsOn: [`${prefix}.auditing.enabled`],
-      check: withPolicy(kind, (p, want) =>
+      check: withPolicy(spec, (p, want) =>
         !want.isAzureMonitorTargetEnabled || p.isAzureMonitorTargetEnabled === true ? pass("Azure Monitor target enabled") : fail("isAzureMonitorTargetEnabled is not true"),
       ),
     },
@@ -62,7 +59,7 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       remediable: true,
       // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
       dependsOn: [`${prefix}.auditing.enabled`],
-      check: withPolicy(kind, (p, want) => {
+      check: withPolicy(spec, (p, want) => {
         const missing = missingActionGroups(p, want.actionGroups);
         return missing.length ? fail(`missing ${missing.join(", ")}`, { auditActionsAndGroups: p.auditActionsAndGroups ?? [] }) : pass(`holds ${want.actionGroups.join(", ")}`);
       }),
@@ -76,7 +73,7 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
         "Extended auditing's predicateExpression drops every event it excludes (e.g. statement not like '[select ]%' or one principal), while the policy still reads Enabled: the quiet way to blind an audit.",
       remedy: "PUT extendedAuditingSettings/default with predicateExpression empty (or the baseline's allowedFilter), other settings kept; it needs the extendedAuditingSettings/write action, which SQL Security Manager does not have.",
       remediable: true,
-      check: withPolicy(kind, (p, want) => {
+      check: withPolicy(spec, (p, want) => {
         const predicate = typeof p.predicateExpression === "string" && p.predicateExpression.trim() ? p.predicateExpression : null;
         if (filterAllowed(predicate, want.allowedFilter)) return pass(predicate ? `filter is the allowed one: ${predicate}` : "no filter (predicateExpression empty)");
         return fail(predicate ? `auditing records only events matching ${predicate}${want.allowedFilter ? `, not the allowed ${want.allowedFilter}` : ""}` : `no filter, but the baseline's allowedFilter is ${want.allowedFilter}`, {
@@ -95,7 +92,7 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
       remediable: true,
       // With auditing off nothing is audited at all: the other settings' drift is secondary to it.
       dependsOn: [`${prefix}.auditing.enabled`],
-      check: withPolicy(kind, (p, want) => {
+      check: withPolicy(spec, (p, want) => {
         if (!p.storageEndpoint) return notApplicable("no storage target: retention is the workspace's");
         const days = p.retentionDays ?? 0;
         if (days === 0) return pass("retention 0: unlimited");
@@ -104,5 +101,3 @@ function rules(kind: PolicyKind, prefix: string, label: string): Rule[] {
     },
   ];
 }
-
-export const serverAuditingRules: Rule[] = [...rules("sql-server", "sql", "SQL server"), ...rules("synapse-workspace", "synapse", "Synapse workspace")];

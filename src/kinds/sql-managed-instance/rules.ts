@@ -1,8 +1,9 @@
-import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
-import { fail, pass } from "./rule.js";
-import { describeTarget, isView, managedInstanceView, missingGroups, targetMatches } from "./managed-instance-state.js";
-import { filterAllowed } from "../sql-text/predicate.js";
-import type { ManagedInstanceView } from "./managed-instance-state.js";
+import type { Rule, RuleContext, RuleOutcome } from "../../core/rules/rule.js";
+import { fail, pass } from "../../core/rules/rule.js";
+import { filterAllowed } from "../../core/sql-text/predicate.js";
+import { describeTarget, isView, managedInstanceView, missingGroups, targetMatches } from "./view.js";
+import type { ManagedInstanceView } from "./view.js";
+import { KIND } from "./id.js";
 
 /** Runs `check` on the MI view, or returns why the view could not be built (wrong kind, unreadable, not an MI). */
 function withView(check: (view: ManagedInstanceView, context: RuleContext) => RuleOutcome) {
@@ -15,12 +16,13 @@ function withView(check: (view: ManagedInstanceView, context: RuleContext) => Ru
 const auditName = (v: ManagedInstanceView) => v.desired.audit.name;
 const specName = (v: ManagedInstanceView) => v.desired.specification.name;
 
+/** The instance's server audit and specification, read over T-SQL (the diagnostic-setting rule is added in index.ts). */
 export const managedInstanceRules: Rule[] = [
   {
     id: "mi.engine-edition",
     title: "The server is a SQL Managed Instance",
     severity: "high",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "Managed Instance audit rules only make sense on engine edition 8; anything else answering on the instance's name is reported, not scanned as an MI.",
     remedy: "Check the resource's fully qualified domain name and DNS; the scanner reached a server that is not a Managed Instance.",
     remediable: false,
@@ -30,7 +32,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.exists",
     title: "The baseline's server audit exists",
     severity: "critical",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "Managed Instance has no ARM auditing API: the T-SQL server audit is the only thing that records backups, restores and audit changes.",
     remedy: "CREATE SERVER AUDIT [<name>] TO EXTERNAL_MONITOR, then turn it on.",
     remediable: true,
@@ -45,7 +47,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.target",
     title: "The server audit writes to the baseline's target",
     severity: "high",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "An audit to EXTERNAL_MONITOR reaches Log Analytics through the diagnostic setting; an audit that writes elsewhere is invisible to the alerts built on that workspace.",
     remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] TO EXTERNAL_MONITOR (or the baseline's URL), turn it back on.",
     remediable: true,
@@ -61,7 +63,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.filter",
     title: "The server audit has no filter beyond the one the baseline allows",
     severity: "high",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale:
       "A WHERE clause on the server audit (sys.server_audits.predicate) silently drops every event it excludes: WHERE server_principal_name <> 'mallory' blinds the audit to one principal while it still looks enabled and started.",
     remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] REMOVE WHERE (or WHERE <the baseline's allowedFilter>), turn it back on.",
@@ -80,7 +82,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.enabled",
     title: "The server audit is enabled",
     severity: "critical",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "A disabled audit records nothing; switching it off is the first step of covering a backup taken out of the estate.",
     remedy: "ALTER SERVER AUDIT [<name>] WITH (STATE = ON).",
     remediable: true,
@@ -94,7 +96,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.started",
     title: "The server audit session is started",
     severity: "high",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "An enabled audit whose session failed (sys.dm_server_audit_status not STARTED) writes nothing, though its definition looks right.",
     remedy: "Restart the audit: ALTER SERVER AUDIT [<name>] WITH (STATE = OFF), then WITH (STATE = ON); investigate the target if it fails again.",
     remediable: true,
@@ -109,7 +111,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.audit.options",
     title: "QUEUE_DELAY and ON_FAILURE match the baseline",
     severity: "medium",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "A long queue delay loses more events if the instance fails; ON_FAILURE decides whether work continues when auditing cannot write.",
     remedy: "Turn the audit off, ALTER SERVER AUDIT [<name>] WITH (QUEUE_DELAY = n, ON_FAILURE = x), turn it back on.",
     remediable: true,
@@ -128,7 +130,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.specification.exists",
     title: "A server audit specification is bound to the audit",
     severity: "critical",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "An audit without a specification records only its own state changes; the specification decides which actions are audited.",
     remedy: "CREATE SERVER AUDIT SPECIFICATION [<spec>] FOR SERVER AUDIT [<name>] ADD (<groups>) WITH (STATE = ON).",
     remediable: true,
@@ -150,7 +152,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.specification.groups",
     title: "The specification holds every required action group",
     severity: "high",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "BACKUP_RESTORE_GROUP records backups and restores (the exfiltration path); AUDIT_CHANGE_GROUP records anyone tampering with the audit first.",
     remedy: "Turn the specification off, ALTER SERVER AUDIT SPECIFICATION [<spec>] ADD (<group>), turn it back on. Extra groups are kept.",
     remediable: true,
@@ -169,7 +171,7 @@ export const managedInstanceRules: Rule[] = [
     id: "mi.specification.enabled",
     title: "The specification is enabled",
     severity: "critical",
-    kind: "sql-managed-instance",
+    kind: KIND,
     rationale: "A disabled specification audits nothing even when the audit is on.",
     remedy: "ALTER SERVER AUDIT SPECIFICATION [<spec>] WITH (STATE = ON).",
     remediable: true,
