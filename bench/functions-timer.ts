@@ -1,15 +1,14 @@
 // The Functions instance that runs the app's timer functions, for the benchmark: scheduledScan when told (the hourly
-// timer firing), and the activity sweep on each sweep period when the app has one (handlers.activitySweep), each
-// through @azure/functions' own InvocationContext, with services built from the app settings in the environment.
+// timer firing), and the activity sweep (activitySweep) on each sweep period, each through @azure/functions' own
+// InvocationContext, with services built from the app settings in the environment.
 import functions from "@azure/functions";
 import type { Timer } from "@azure/functions";
-import type * as Handlers from "../src/host/handlers.js";
+import { activitySweep, scheduledScan } from "../src/host/handlers.js";
 import { answer, commands, Footprint } from "./child.js";
 import { serviceStats } from "./service-stats.js";
 
 const { InvocationContext } = functions;
 const footprint = new Footprint();
-const handlers = (await import("../src/host/handlers.js")) as typeof Handlers & { activitySweep?: (timer: Timer, context: InstanceType<typeof InvocationContext>) => Promise<void> };
 const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
 const errors: string[] = [];
 
@@ -24,7 +23,7 @@ function context(functionName: string, lines: string[]) {
   });
 }
 
-answer({ ready: true, activitySweep: typeof handlers.activitySweep === "function" });
+answer({ ready: true });
 let invoked = false;
 for await (const command of commands<{ cmd: "scan" | "sweep" }>()) {
   if (!invoked) footprint.resetCpu();
@@ -33,13 +32,13 @@ for await (const command of commands<{ cmd: "scan" | "sweep" }>()) {
   const lines: string[] = [];
   try {
     if (command.cmd === "scan") {
-      await handlers.scheduledScan(timer, context("scheduledScan", lines));
+      await scheduledScan(timer, context("scheduledScan", lines));
       const queued = lines.map((l) => /^scan (\S+): queued (\d+) target/.exec(l)).find(Boolean);
       answer({ scanId: queued?.[1], queued: Number(queued?.[2] ?? 0), ms: performance.now() - started });
-    } else if (handlers.activitySweep) {
-      await handlers.activitySweep(timer, context("activitySweep", lines));
+    } else {
+      await activitySweep(timer, context("activitySweep", lines));
       answer({ ran: true, ms: performance.now() - started });
-    } else answer({ ran: false });
+    }
   } catch (error) {
     answer({ error: (error as Error).message, ms: performance.now() - started });
   }

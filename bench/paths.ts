@@ -200,33 +200,31 @@ function sampleTargets(options: BenchOptions, n: number): Array<{ id: string; ki
 
 /**
  * The Functions path: the timer handler (scheduledScan) queues the estate, then M instances (worker processes)
- * take the messages as the host does and run scanWorker; the activity sweep, when the app has one, every sweep
- * period and once at the end. Wall time runs from the timer firing to the scan's close.
+ * take the messages as the host does and run scanWorker; the activity sweep every sweep period and once at the end. Wall time runs from the timer firing to the scan's close.
  */
 export async function functionsPath(options: BenchOptions, log: (line: string) => void): Promise<PathResult> {
   const { emulator, storage, endpoints, connectionString } = await services(options);
   const children: Child[] = [emulator, storage];
   try {
-    // Every instance that queries Log Analytics paces its share of the identity's rate: the workers, and the timer's
-    // instance when the app has an activity sweep.
-    const appHasSweep = typeof ((await import("../src/host/handlers.js")) as Record<string, unknown>).activitySweep === "function";
-    const baselineFile = writeBaseline(endpoints, options, options.workers + (appHasSweep ? 1 : 0));
+    // Every instance that queries Log Analytics paces its share of the identity's rate: the workers and the timer's
+    // instance, which runs the activity sweep.
+    const baselineFile = writeBaseline(endpoints, options, options.workers + 1);
     const env = scannerEnvironment(endpoints, baselineFile, connectionString);
     const timer = Child.start("timer", "functions-timer", {}, env);
     const workers = Array.from({ length: options.workers }, (_, i) => Child.start(`worker-${i}`, "functions-worker", { name: `worker-${i}` }, env));
     children.push(timer, ...workers);
-    const { activitySweep } = await timer.next<{ activitySweep: boolean }>();
+    await timer.next();
     await Promise.all(workers.map((w) => w.next()));
     const store = await ResultsStore.open({ connectionString });
 
-    log(`functions path: ${options.targets} targets, ${options.workers} instances x ${hostConcurrency()} messages at once${activitySweep ? `, activity sweep every ${options.sweepSeconds} s` : ", no activity sweep in this app (per-target activity queries)"}`);
+    log(`functions path: ${options.targets} targets, ${options.workers} instances x ${hostConcurrency()} messages at once, activity sweep every ${options.sweepSeconds} s`);
     const startedAt = Date.now();
     for (const w of workers) w.send({ cmd: "go" });
     const queued = await timer.ask<{ scanId?: string; queued: number; ms: number; error?: string }>({ cmd: "scan" });
     if (!queued.scanId) throw new Error(`the timer queued no scan: ${queued.error ?? "no scan id in its log"}`);
     log(`  timer: queued ${queued.queued} targets in ${(queued.ms / 1000).toFixed(1)} s`);
     const sweeps: Array<Promise<unknown>> = [];
-    const sweeper = activitySweep ? setInterval(() => sweeps.push(timer.ask({ cmd: "sweep" })), options.sweepSeconds * 1000) : undefined;
+    const sweeper = setInterval(() => sweeps.push(timer.ask({ cmd: "sweep" })), options.sweepSeconds * 1000);
     let run = await store.getRun(queued.scanId);
     let lastLog = Date.now();
     while (!run?.closed) {
@@ -241,7 +239,7 @@ export async function functionsPath(options: BenchOptions, log: (line: string) =
     }
     const wallSeconds = ((run?.finishedAt ? Date.parse(run.finishedAt) : Date.now()) - startedAt) / 1000;
     clearInterval(sweeper);
-    if (activitySweep) sweeps.push(timer.ask({ cmd: "sweep" }));
+    sweeps.push(timer.ask({ cmd: "sweep" }));
     await Promise.all(sweeps);
     const workerReports = await Promise.all(workers.map((w) => w.finish<ServiceReport & { name: string }>()));
     const timerReport = await timer.finish<ServiceReport>();
