@@ -23,7 +23,7 @@ export interface BenchOptions {
   /** The CLI path's concurrency (its --concurrency). */
   cliConcurrency: number;
   paths: Array<"functions" | "cli">;
-  /** How often the activity sweep runs during the Functions path (when the app has one). */
+  /** How often the activity sweep runs during the Functions path. */
   sweepSeconds: number;
   /** Targets of each kind scanned one at a time for the CPU per target by kind. */
   cpuSamplePerKind: number;
