@@ -57,8 +57,8 @@ export interface QueryServiceFactories {
 export interface RunningTdsServer {
   host: string;
   port: number;
-  /** Logins and T-SQL requests (batches, RPCs, transaction requests) served so far. */
-  counts(): { logins: number; requests: number };
+  /** Logins and T-SQL requests (batches, RPCs, transaction requests) served so far; round trips with a latency fault. */
+  counts(): { logins: number; requests: number; roundTrips?: number };
   stop(): Promise<void>;
 }
 export type TdsServerFactory = (context: ServiceContext) => Promise<RunningTdsServer>;

@@ -87,7 +87,8 @@ export const managedInstanceSqlEndpoint: TdsServerFactory = async (context: Serv
       hang: (name) => context.faults.forTds(name).hang(),
       stallAfterLogin: (name) => context.faults.forTds(name).stallAfterLogin(),
       refuseLogin: (name) => context.faults.forTds(name).refuseLogin() || context.faults.forTds(name).unreachable(),
-      latencyMs: (name) => context.faults.forTds(name).latencyMs(),
+      // Only a fleet with a TDS latency puts a latency on the link (every round trip pays it, handshakes included).
+      ...(context.faults.config.latency.tds ? { latencyMs: (name: string) => context.faults.forTds(name).latencyMs() } : {}),
     },
     now: () => estate.now().getTime(),
   });

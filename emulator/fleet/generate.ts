@@ -17,6 +17,12 @@ export interface GenerateFleetOptions {
   /** Fraction (0..1) of resources with some drift; the rest are compliant. */
   driftRate?: number;
   armPageSize?: number;
+  /**
+   * Log Analytics workspaces the targets send their audit to, taken in turn (`law-00`, `law-01`, ..., spread over
+   * the subscriptions), as an estate with regional workspaces has them; the designated workspace hint is the first.
+   * Default: one, `law-security`. The `other-workspace` drift sends to `law-other` either way.
+   */
+  workspaces?: number;
   faults?: FleetInput["faults"];
   /** Lift ARM's and Resource Graph's throttling and Log Analytics' limits (a benchmark measures the scanner, not the quotas). */
   liftServiceLimits?: boolean;
@@ -69,7 +75,11 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
     })),
   );
   const logs = groups[0]![0]!;
-  logs.logAnalyticsWorkspaces.push({ name: "law-security", customerId: id("law:security") }, { name: "law-other", customerId: id("law:other") });
+  const workspaceCount = options.workspaces;
+  const workspaceNames = workspaceCount ? Array.from({ length: Math.max(1, workspaceCount) }, (_, w) => `law-${String(w).padStart(2, "0")}`) : ["law-security"];
+  workspaceNames.forEach((name, w) => groups[w % subs]![0]!.logAnalyticsWorkspaces.push({ name, customerId: id(workspaceCount ? `law:${w}` : "law:security") }));
+  logs.logAnalyticsWorkspaces.push({ name: "law-other", customerId: id("law:other") });
+  const auditWorkspace = (i: number) => workspaceNames[i % workspaceNames.length]!;
   const place = (i: number) => groups[i % subs]![Math.floor(i / subs) % groupsPerSub]!;
   const pickDrift = (): MiDrift => (random() < driftRate ? MI_DRIFTS[Math.floor(random() * MI_DRIFTS.length)]! : "compliant");
   const auditSetting = (workspace: string) => [{ name: "audit", workspace, logs: [{ category: "SQLSecurityAuditEvents" }] }];
@@ -89,7 +99,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
       name,
       dnsZone: stableGuid(`zone:${seed}:${i % 7}`).replace(/-/g, "").slice(0, 12),
       tags: d === "exempt" ? { "auditguard:exempt": "true" } : { env: i % 3 === 0 ? "prod" : "dev" },
-      diagnosticSettings: d === "no-diagnostic-setting" ? [] : auditSetting(d === "other-workspace" ? "law-other" : "law-security"),
+      diagnosticSettings: d === "no-diagnostic-setting" ? [] : auditSetting(d === "other-workspace" ? "law-other" : auditWorkspace(i)),
       sql: miSql(d, scannerLogin),
     });
   }
@@ -100,7 +110,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
       auditingSettings: drifted
         ? { state: "Disabled" }
         : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: SERVER_GROUPS },
-      diagnosticSettings: drifted ? [] : auditSetting("law-security"),
+      diagnosticSettings: drifted ? [] : auditSetting(auditWorkspace(i)),
     });
   }
   for (let i = 0; i < (options.synapseWorkspaces ?? 0); i++) {
@@ -108,7 +118,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
     place(i).synapseWorkspaces.push({
       name: `syn-${String(i).padStart(5, "0")}`,
       auditingSettings: drifted ? { state: "Enabled", storageEndpoint: "https://auditstore.blob.core.windows.net/", retentionDays: 30 } : { state: "Enabled", isAzureMonitorTargetEnabled: true, auditActionsAndGroups: SERVER_GROUPS },
-      diagnosticSettings: auditSetting("law-security"),
+      diagnosticSettings: auditSetting(auditWorkspace(i)),
     });
   }
 
@@ -125,7 +135,7 @@ export function generateFleet(options: GenerateFleetOptions): { fleet: FleetInpu
       displayName: `Generated ${s + 1}`,
       resourceGroups: groups[s]!.filter((g) => g.managedInstances.length + g.sqlServers.length + g.synapseWorkspaces.length + g.logAnalyticsWorkspaces.length > 0) as never,
     })),
-    baselineHints: { designatedWorkspace: "law-security", allowedBackupStorageAccounts: ["contosobackups"] },
+    baselineHints: { designatedWorkspace: workspaceNames[0]!, allowedBackupStorageAccounts: ["contosobackups"] },
     ...(options.armPageSize ? { armPageSize: options.armPageSize } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.liftServiceLimits ? LIFTED_SERVICE_LIMITS : {}),

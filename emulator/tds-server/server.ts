@@ -8,6 +8,7 @@ import { PacketType, STATUS_IGNORE } from "./packets.js";
 import type { Message } from "./packets.js";
 import { ENCRYPT_NOT_SUP, ENCRYPT_OFF, parseClientPrelogin, PreloginOption, serverPrelogin } from "./prelogin.js";
 import { TdsTransport } from "./transport.js";
+import { LinkLatency } from "./link-latency.js";
 import type { TlsContexts } from "./transport.js";
 import { parseFedAuthToken, parseLogin7 } from "./login7.js";
 import type { Login7 } from "./login7.js";
@@ -28,7 +29,11 @@ export interface TdsFaults {
   /** Answer the login and this many requests of the connection, then never answer (a server that stalls mid-session). */
   stallAfterLogin?(serverName: string): number | undefined;
   refuseLogin?(serverName: string): boolean;
-  latencyMs?(serverName: string): number;
+  /**
+   * The latency of one round trip with this server ("" while the client has not named it yet: before the TLS SNI
+   * or LOGIN7): every flight from the client waits it out, the handshake's included (link-latency.ts).
+   */
+  latencyMs?: (serverName: string) => number;
 }
 
 export interface TdsServerOptions {
@@ -53,13 +58,15 @@ const DEFAULT_PRELOGIN_TIMEOUT_MS = 30_000;
 export interface RunningTds {
   host: string;
   port: number;
-  counts(): { logins: number; requests: number };
+  /** Logins, requests after login, and (with a latency fault) round trips of every connection, handshakes included. */
+  counts(): { logins: number; requests: number; roundTrips: number };
   close(): Promise<void>;
 }
 
 interface Counters {
   logins: number;
   requests: number;
+  roundTrips: number;
 }
 
 const SQL_AUDIENCES = ["https://database.windows.net/", "https://database.windows.net"];
@@ -86,7 +93,7 @@ class Connection {
   private preLoginTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Socket | LinkLatency,
     private readonly options: TdsServerOptions,
     private readonly counters: Counters,
     contexts: TlsContexts,
@@ -108,6 +115,11 @@ class Connection {
     this.session?.close();
     if (abort) this.transport.destroy();
     else this.transport.end();
+  }
+
+  /** The instance's name as far as the client has said it (TLS SNI, then LOGIN7); "" before. */
+  get knownServerName(): string {
+    return this.serverName || this.transport.servername?.toLowerCase() || "";
   }
 
   private fail(error?: unknown): void {
@@ -340,8 +352,6 @@ class Connection {
     }
     if (faults?.dropConnection?.(this.serverName)) return this.fail();
     if (this.options.isAvailable && !this.options.isAvailable(this.serverName)) return this.hangUp();
-    const latency = faults?.latencyMs?.(this.serverName) ?? 0;
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const session = this.session!;
     const controller = new AbortController();
     this.current = controller;
@@ -392,15 +402,23 @@ class Connection {
 export async function startTdsServer(options: TdsServerOptions): Promise<RunningTds> {
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
-  const counters: Counters = { logins: 0, requests: 0 };
+  const counters: Counters = { logins: 0, requests: 0, roundTrips: 0 };
   const contexts: TlsContexts = {
     prelogin: createSecureContext({ key: options.tls.keyPem, cert: options.tls.certPem, maxVersion: "TLSv1.2" }),
     strict: createSecureContext({ key: options.tls.keyPem, cert: options.tls.certPem }),
   };
+  const latencyMs = options.faults?.latencyMs;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    new Connection(socket, options, counters, contexts);
+    if (!latencyMs) {
+      new Connection(socket, options, counters, contexts);
+      return;
+    }
+    // The link asks for the latency before the connection knows its server name (PRELOGIN comes first).
+    const connection: { current?: Connection } = {};
+    const link = new LinkLatency(socket, () => latencyMs(connection.current?.knownServerName ?? ""), () => counters.roundTrips++);
+    connection.current = new Connection(link, options, counters, contexts);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,4 +1,3 @@
-import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import type { SecureContext } from "node:tls";
@@ -47,7 +46,8 @@ export class TdsTransport {
   private closed = false;
 
   constructor(
-    private readonly socket: Socket,
+    /** The client's connection: a socket, or a LinkLatency over one. */
+    private readonly socket: Duplex,
     private readonly contexts: TlsContexts,
     private readonly events: TransportEvents,
   ) {

@@ -108,6 +108,8 @@ export async function enqueueScan(services: FanOutServices, options: { trigger: 
   const run: ScanRun = { scanId, trigger: options.trigger, mode, startedAt: startedAt.toISOString(), expectedTargets: targets.length, counts: emptyCounts(), complete: false, ...(problem ? { problem } : {}) };
   await services.store.saveRun(run);
   await services.store.addPending(scanId, targets);
+  // In discoverTargets' order, subscriptions interleaved: workers taking messages off the queue spread their ARM
+  // reads over every subscription's token bucket (target-order.ts).
   await services.requests.sendAll(targets.map((target) => ({ version: 2, scanId, targetId: target.id, ...(options.mode ? { mode: options.mode } : {}) })));
   if (!targets.length) await closeScan(services, run);
   return { scanId, targets, ...(problem ? { problem } : {}) };

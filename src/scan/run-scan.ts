@@ -19,6 +19,7 @@ import { redactDeep } from "../core/redaction.js";
 import { storeLock } from "./lease.js";
 import { inlineActivitySource } from "./activity-sweep.js";
 import { SummaryCells } from "../core/summary-cells.js";
+import { interleaveBySubscription } from "./target-order.js";
 
 /**
  * The whole-estate run for the CLI and on-demand scans: inventory, scope and mode filters, then every target
@@ -41,7 +42,7 @@ export function toTarget(resource: DiscoveredResource): Target {
   };
 }
 
-/** Inventory, then the targets the baseline scopes and whose mode is not off, in a stable order. */
+/** Inventory, then the targets the baseline scopes and whose mode is not off, subscriptions interleaved (see target-order.ts). */
 export async function discoverTargets(env: ScanEnvironment, options: { mode?: "off" | "plan" | "enforce"; signal?: AbortSignal } = {}) {
   const baseline = env.baseline;
   const inventory = await discoverResources(env.clients, {
@@ -51,7 +52,7 @@ export async function discoverTargets(env: ScanEnvironment, options: { mode?: "o
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const all = inventory.resources.map(toTarget);
-  const targets = all.filter((t) => inScope(baseline, t) && (options.mode ?? modeFor(baseline, t.kind)) !== "off").sort((a, b) => a.id.localeCompare(b.id));
+  const targets = interleaveBySubscription(all.filter((t) => inScope(baseline, t) && (options.mode ?? modeFor(baseline, t.kind)) !== "off"));
   return { inventory, all, targets };
 }
 

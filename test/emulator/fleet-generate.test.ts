@@ -21,6 +21,19 @@ describe("generated fleets", () => {
     assert.notDeepEqual(generateFleet({ seed: 6, managedInstances: 300, driftRate: 0.5 }).drift, a.drift);
   });
 
+  it("spread the targets' audit over the workspaces asked for, in turn", () => {
+    const fleet = validateFleet(generateFleet({ seed: 2, subscriptions: 3, managedInstances: 40, sqlServers: 40, synapseWorkspaces: 20, driftRate: 0, workspaces: 5 }).fleet);
+    const groups = fleet.subscriptions.flatMap((s) => s.resourceGroups);
+    const names = groups.flatMap((g) => g.logAnalyticsWorkspaces.map((w) => w.name)).sort();
+    assert.deepEqual(names, ["law-00", "law-01", "law-02", "law-03", "law-04", "law-other"]);
+    const sentTo = new Map<string, number>();
+    for (const g of groups) {
+      for (const r of [...g.managedInstances, ...g.sqlServers, ...g.synapseWorkspaces]) for (const d of r.diagnosticSettings) sentTo.set(String(d.workspace), (sentTo.get(String(d.workspace)) ?? 0) + 1);
+    }
+    assert.deepEqual([...sentTo.keys()].sort(), ["law-00", "law-01", "law-02", "law-03", "law-04"]);
+    for (const n of sentTo.values()) assert.equal(n, 20, "100 targets over 5 workspaces");
+  });
+
   it("ARM pages large lists with nextLink and the SDK follows every page", async () => {
     const { fleet } = generateFleet({ seed: 9, subscriptions: 1, managedInstances: 1200, armPageSize: 250 });
     const emu = await startEmulator({ fleet });
