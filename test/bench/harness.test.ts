@@ -39,6 +39,10 @@ test("npm run bench at a tiny size writes every field of both paths", { timeout:
   }
   const f = report.paths.functions!;
   const c = report.paths.cli!;
+  // The estate has no faults: every target is decided, and both paths judge the same estate alike (the Functions
+  // path's activity comes from the sweep, which has read every workspace before the scan, as in a running app).
+  assert.equal((f.statuses as Record<string, number>).error, 0, JSON.stringify(f.statuses));
+  assert.deepEqual(f.statuses, c.statuses);
   assert.ok((f.armReadsPerTarget as number) >= (c.armReadsPerTarget as number) + 0.9, "the worker resolves each target through ARM first");
   assert.deepEqual(Object.keys(f.peakRssMbByProcess as object).sort(), ["fresh", "timer", "worker-0", "worker-1"]);
   assert.deepEqual(Object.keys(c.peakRssMbByProcess as object), ["cli"]);
