@@ -1,4 +1,5 @@
 import type { TargetKind } from "../src/core/domain.js";
+import { KIND_IDS } from "../src/kinds/registry.js";
 import type { ArmOperation } from "../src/azure/arm-throttle.js";
 
 /**
@@ -19,7 +20,7 @@ import type { ArmOperation } from "../src/azure/arm-throttle.js";
  *   is 3 reads plus its writes, its TDS chain every TDS round trip it made.
  * Store operations are not in it: no latency is injected into Azurite.
  */
-export const KINDS: readonly TargetKind[] = ["sql-managed-instance", "sql-server", "synapse-workspace"];
+export const KINDS: readonly TargetKind[] = KIND_IDS;
 
 export interface PathCounts {
   functions: boolean;
