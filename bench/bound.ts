@@ -45,7 +45,7 @@ export interface PathCounts {
   /** TDS round trips of one catalog read (TLS 1.3 ClientHello, PRELOGIN, LOGIN7, session settings, catalog). */
   tdsRoundTripsPerRead: number;
   storage: { maxPartitionEntities: number; tableTransactions: number; maxQueueMessages: number; queueMessages: number };
-  /** CPU of each of the path's own processes, ms. */
+  /** CPU of each of the path's own processes' main thread (the event loop), ms. */
   processCpuMs: Record<string, number>;
 }
 

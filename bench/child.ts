@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { extname, join } from "node:path";
@@ -80,11 +81,37 @@ export function answer(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/**
+ * CPU of this process's main thread (the event loop), ms, from Linux's /proc/self/task/<pid>/stat (utime and stime,
+ * fields 14 and 15, in clock ticks: proc(5)); undefined where there is no /proc. process.cpuUsage() also counts
+ * libuv's pool and V8's GC helper threads, which a single-thread floor must not.
+ */
+const CLOCK_TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A child's own footprint: its peak resident memory (sampled) and the CPU it spent since it started measuring. */
 export class Footprint {
   private peak = process.memoryUsage.rss();
   private readonly timer = setInterval(() => this.sample(), 100);
   private cpuFrom = process.cpuUsage();
+  private threadFrom = mainThreadCpuMs();
 
   constructor() {
     this.timer.unref();
@@ -97,6 +124,13 @@ export class Footprint {
   /** Counts CPU from now (module loading and setup before it are not the workload's). */
   resetCpu(): void {
     this.cpuFrom = process.cpuUsage();
+    this.threadFrom = mainThreadCpuMs();
+  }
+
+  /** The main thread's CPU since measuring started; the whole process's where the thread's cannot be read. */
+  threadCpuMs(): number {
+    const now = mainThreadCpuMs();
+    return now !== undefined && this.threadFrom !== undefined ? now - this.threadFrom : this.cpuMs();
   }
 
   cpuMs(): number {
@@ -104,8 +138,8 @@ export class Footprint {
     return (used.user + used.system) / 1000;
   }
 
-  report(): { peakRssMb: number; cpuMs: number } {
+  report(): { peakRssMb: number; cpuMs: number; mainThreadCpuMs: number } {
     this.sample();
-    return { peakRssMb: this.peak / 1024 / 1024, cpuMs: this.cpuMs() };
+    return { peakRssMb: this.peak / 1024 / 1024, cpuMs: this.cpuMs(), mainThreadCpuMs: this.threadCpuMs() };
   }
 }
