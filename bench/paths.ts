@@ -32,6 +32,8 @@ export interface PathResult {
   bound: Bound["terms"];
   /** Every process's CPU spread over this machine's cores, the emulator's and storage's included: not in the bound. */
   machineCpuFloorSeconds: number;
+  /** CPU the stand-ins for Azure spent over the whole path (the emulator; Azurite with the pacing proxy), s. */
+  serviceCpuSeconds: { emulator: number; storage: number };
   ratio: number;
   armReadsPerTarget: number;
   /** ARM requests as the scanner's processes counted them, and as the emulator served them (the two must agree). */
@@ -145,7 +147,7 @@ function finishPath(
     counts: Counts;
     storage: PacingStats;
     cpuByKind: Record<string, number[]>;
-    others: Footprints[];
+    others: { emulator: Footprints; storage: Footprints };
     extraRss: Record<string, number>;
     firstInvocationMs: number | null;
     tdsRoundTripsPerRead?: number;
@@ -176,7 +178,7 @@ function finishPath(
   const armThrottled = sum(reports.map((r) => r.arm?.throttled ?? 0));
   const laThrottled = sum(reports.map((r) => r.logAnalytics?.throttled ?? 0));
   const rss = { ...Object.fromEntries(Object.entries(measured.scanners).map(([name, r]) => [name, r.peakRssMb])), ...measured.extraRss };
-  const allCpu = sum(reports.map((r) => r.cpuMs)) + sum(measured.others.map((o) => o.cpuMs));
+  const allCpu = sum(reports.map((r) => r.cpuMs)) + measured.others.emulator.cpuMs + measured.others.storage.cpuMs;
   const per = (n: number) => (total ? n / total : 0);
   return {
     path,
@@ -189,6 +191,7 @@ function finishPath(
     boundBy: bound.boundBy,
     bound: bound.terms,
     machineCpuFloorSeconds: allCpu / availableParallelism() / 1000,
+    serviceCpuSeconds: { emulator: measured.others.emulator.cpuMs / 1000, storage: measured.others.storage.cpuMs / 1000 },
     ratio: bound.boundSeconds > 0 ? measured.wallSeconds / bound.boundSeconds : 0,
     armReadsPerTarget: per(reads),
     armRequests: { counted: sum(Object.values(armByScope).map((s) => s.read + s.write + s.delete)), served: measured.counts.arm },
@@ -381,7 +384,7 @@ export async function functionsPath(options: BenchOptions, log: (line: string) =
       counts,
       storage: stats,
       cpuByKind,
-      others: [emulatorReport, storageReport],
+      others: { emulator: emulatorReport, storage: storageReport },
       extraRss: { fresh: freshReport.peakRssMb },
       firstInvocationMs: firstInvocation?.ms ?? null,
       ...(tdsRoundTripsPerRead ? { tdsRoundTripsPerRead } : {}),
@@ -430,7 +433,7 @@ export async function cliPath(options: BenchOptions, log: (line: string) => void
       counts,
       storage: stats,
       cpuByKind,
-      others: [emulatorReport, storageReport],
+      others: { emulator: emulatorReport, storage: storageReport },
       extraRss: {},
       firstInvocationMs: null,
       ...(measuredTdsRoundTripsPerRead ? { tdsRoundTripsPerRead: measuredTdsRoundTripsPerRead } : {}),

@@ -33,7 +33,7 @@ export function describePath(r: PathResult): string[] {
   const lines = [
     `${title}: ${r.targets} targets in ${s(r.wallSeconds)}${r.complete ? "" : " (INCOMPLETE)"}; bound ${s(r.boundSeconds)} (${TERMS[r.boundBy] ?? r.boundBy}); ratio ${r.ratio.toFixed(2)}`,
     `  bound terms: ${Object.entries(r.bound).map(([k, v]) => `${TERMS[k] ?? k} ${s(v)}`).join("; ")}`,
-    `  this machine's CPU floor (every process, emulator and storage included, over its cores; not in the bound): ${s(r.machineCpuFloorSeconds)}`,
+    `  this machine's CPU floor (every process, emulator and storage included, over its cores; not in the bound): ${s(r.machineCpuFloorSeconds)}; of it the stand-ins for Azure: emulator ${s(r.serviceCpuSeconds.emulator)}, Azurite and the pacing proxy ${s(r.serviceCpuSeconds.storage)} (one thread)`,
     `  statuses: ${Object.entries(r.statuses).map(([k, v]) => `${k} ${v}`).join(", ")}`,
     `  per target: ARM reads ${r.armReadsPerTarget.toFixed(2)}, Log Analytics queries ${r.logAnalyticsQueriesPerTarget.toFixed(3)}, store requests ${r.storeOpsPerTarget.toFixed(1)}; TDS round trips per Managed Instance ${r.tdsRoundTripsPerManagedInstance.toFixed(1)}`,
     `  ARM requests: ${r.armRequests.counted} counted by the scanner, ${r.armRequests.served} served by the emulator${r.armRequests.counted === r.armRequests.served ? "" : " (MISMATCH: the per-target figures are not to be trusted)"}`,

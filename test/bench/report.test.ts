@@ -18,6 +18,7 @@ const finished: PathResult = {
   boundBy: "criticalPath",
   bound: {} as PathResult["bound"],
   machineCpuFloorSeconds: 50,
+  serviceCpuSeconds: { emulator: 20, storage: 30 },
   ratio: 100 / 90,
   armReadsPerTarget: 1.05,
   armRequests: { counted: 10_500, served: 10_500 },
