@@ -1,4 +1,4 @@
-import type { Baseline } from "../core/policy/schema.js";
+import type { Baseline, DesiredDiagnosticSetting } from "../core/policy/schema.js";
 import type { Observation, Target, TargetKind } from "../core/domain.js";
 import type { Rule } from "../core/rules/rule.js";
 import type { TargetPlan } from "../core/plan.js";
@@ -30,7 +30,7 @@ export interface KindModule<K extends TargetKind = TargetKind> {
     /** The ARM id of the resource its audit's diagnostic setting is on. */
     resourceUri: (target: Target) => string;
     /** The setting the baseline asks for, if it designates a workspace for the kind. */
-    desired: (baseline: Baseline) => Baseline["managedInstance"]["diagnosticSetting"];
+    desired: (baseline: Baseline) => DesiredDiagnosticSetting | undefined;
   };
   /**
    * The rules whose failure keeps the kind's audit records from reaching the workspace: the activity rules that read
