@@ -19,6 +19,7 @@ import type { ScanEnvironment } from "./environment.js";
 import { durationMs } from "./environment.js";
 import { startBudget } from "./budget.js";
 import { describeError, formatReason } from "./errors.js";
+import { KINDS } from "../kinds/registry.js";
 import { runPool } from "./pool.js";
 import { sameAzureName } from "../core/names.js";
 
@@ -295,6 +296,14 @@ export function suspiciousEvents(target: RouteTarget, events: readonly ActivityE
   return out;
 }
 
+/** The workspaces the baseline designates for every registered kind's diagnostic setting. */
+export function designatedWorkspaces(baseline: Baseline): string[] {
+  return KINDS.flatMap((k) => {
+    const desired = k.diagnosticSetting.desired(baseline);
+    return desired ? [desired.workspaceId] : [];
+  });
+}
+
 /**
  * One sweep of every workspace the targets send to: read from each workspace's watermark to a moment ago, judge the
  * records, announce what is suspicious, keep the verdicts, then move the watermark (under its ETag). Nothing is
@@ -310,7 +319,7 @@ export async function runActivitySweep(services: SweepServices, options: { sweep
   try {
     const routes: StoredRoute[] = [];
     for await (const r of activity.routes()) routes.push(r);
-    const designated = [baseline.managedInstance.diagnosticSetting, baseline.sqlServer.diagnosticSetting, baseline.synapseWorkspace.diagnosticSetting].flatMap((d) => (d ? [d.workspaceId] : []));
+    const designated = designatedWorkspaces(baseline);
     const workspaces = new Map<string, string>();
     for (const id of [...designated, ...routes.flatMap((r) => r.routes.map((x) => x.workspaceId))]) workspaces.set(id.toLowerCase(), id);
     const byTarget = new Map(routes.map((r) => [r.targetId.toLowerCase(), r]));

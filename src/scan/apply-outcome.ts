@@ -14,7 +14,7 @@ export interface ApplyOutcome {
 
 /** A step that failed, with the service's exact error; whether its outcome is unknown (the reply was lost). */
 export function failure(action: RemediationAction, error: unknown, operation: Operation, target: Target, budget: Budget): NonNullable<ApplyOutcome["failed"]> {
-  const d = describeError(error, operation, target.id, budget.signal);
+  const d = describeError(error, operation, target.id, budget.signal, target.kind);
   // No SQL number and no HTTP status: the change may or may not have reached the service before the line went quiet.
   const unknown = d.code === "Timeout" || d.code === "Cancelled" || (error instanceof SqlStatementError && error.number === undefined && error.code !== undefined);
   return { action, error: { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}) }, ...(unknown ? { outcomeUnknown: true } : {}) };

@@ -1,5 +1,8 @@
 import { redact } from "../core/redaction.js";
 import { StoreError } from "../azure/errors.js";
+import type { TargetKind } from "../core/domain.js";
+import { KINDS, kindOf } from "../kinds/registry.js";
+import type { KindModule } from "../kinds/kind.js";
 
 /**
  * Turns whatever an observe or apply step threw into a reason a DBA can act on: the service's own code and
@@ -27,16 +30,27 @@ export interface DescribedError {
   transient: boolean;
 }
 
+// What every kind's ARM calls need; a kind's own policy permissions are its module's (KindModule.permissions).
 const ARM_PERMISSION: Partial<Record<Operation, string>> = {
-  "read-auditing-policy": "Microsoft.Sql/servers/auditingSettings/read (or Microsoft.Synapse/workspaces/auditingSettings/read) — role Reader",
-  "write-auditing-policy":
-    "Microsoft.Sql/servers/auditingSettings/write or Microsoft.Synapse/workspaces/auditingSettings/write — role SQL Security Manager (SQL) or a role with the Synapse action; removing a filter writes extendedAuditingSettings/write, which SQL Security Manager does not have",
   "read-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/read — role Reader or Monitoring Reader",
   "write-diagnostic-settings": "Microsoft.Insights/diagnosticSettings/write — role Monitoring Contributor",
   "read-activity": "Microsoft.Insights/logs/read on the resource, or Log Analytics Reader on its workspace",
   inventory: "Microsoft.ResourceGraph/resources/read and */read on the scope — role Reader",
   "resolve-target": "*/read on the resource — role Reader",
 };
+
+const KIND_PERMISSION: Partial<Record<Operation, keyof NonNullable<KindModule["permissions"]>>> = {
+  "read-auditing-policy": "readAuditingPolicy",
+  "write-auditing-policy": "writeAuditingPolicy",
+};
+
+/** The permission an ARM call of the operation needs: the target's kind's own, or, with no kind known, every kind's. */
+function armPermission(operation: Operation, kind: TargetKind | undefined): string | undefined {
+  const own = KIND_PERMISSION[operation];
+  if (!own) return ARM_PERMISSION[operation];
+  const texts = (kind ? [kindOf(kind)] : KINDS).flatMap((k) => (k.permissions ? [k.permissions[own]] : []));
+  return texts.length ? texts.join("; or ") : undefined;
+}
 
 // Login/permission failures on a Managed Instance, and what they mean for AuditGuard.
 const SQL_PERMISSION: Record<number, string> = {
@@ -68,11 +82,12 @@ function sqlNumber(e: ErrorLike): number | undefined {
 }
 
 /**
+ * `kind` is the kind of the target the call was for, where there is one: its own permissions are named.
  * `signal` is the signal the failed call ran under: cancellation and timeouts are recognised by it (and by the
  * errors this module's budget raises), never by words in a message — a SQL error whose text says "aborted" is a
  * SQL error.
  */
-export function describeError(error: unknown, operation: Operation, resource: string, signal?: AbortSignal): DescribedError {
+export function describeError(error: unknown, operation: Operation, resource: string, signal?: AbortSignal, kind?: TargetKind): DescribedError {
   if (error instanceof CallTimeoutError) return { code: "Timeout", message: redact(error.message), transient: true };
   if (error instanceof ScanStoppedError) return { code: "Cancelled", message: redact(error.message), transient: true };
   if (signal?.aborted) {
@@ -91,7 +106,7 @@ export function describeError(error: unknown, operation: Operation, resource: st
     const code = typeof e.code === "string" ? e.code : `HTTP${e.statusCode}`;
     const described: DescribedError = { code, message, transient: e.statusCode === 429 || e.statusCode >= 500 || e.statusCode === 408 };
     if (e.statusCode === 403 || code === "AuthorizationFailed") {
-      const permission = ARM_PERMISSION[operation];
+      const permission = armPermission(operation, kind);
       if (permission) described.missingPermission = `${permission} on ${resource}`;
     }
     return described;

@@ -13,11 +13,11 @@ import type { Budget } from "./budget.js";
  * read independently, under the target's budget: one failing or stalled part becomes an error for the rules that
  * need it and nothing else, and its reason names the call.
  */
-async function attempt<T>(budget: Budget, { operation, call, read }: PartRead<T>, resource: string): Promise<Observed<T>> {
+async function attempt<T>(budget: Budget, { operation, call, read }: PartRead<T>, target: Target): Promise<Observed<T>> {
   try {
     return { ok: true, value: await budget.call(call, read) };
   } catch (error) {
-    const d = describeError(error, operation, resource, budget.signal);
+    const d = describeError(error, operation, target.id, budget.signal, target.kind);
     const e: ObservationError = { code: d.code, message: d.message, ...(d.missingPermission ? { missingPermission: d.missingPermission } : {}), ...(d.transient ? { transient: true } : {}) };
     return { ok: false, error: e };
   }
@@ -58,19 +58,19 @@ export async function observeTarget(env: ScanEnvironment, target: Target, option
   const diagnostics = attempt<ObservedDiagnosticSetting[]>(
     budget,
     { operation: "read-diagnostic-settings", call: "reading the diagnostic settings (ARM)", read: (signal) => listDiagnosticSettings(clients, target.subscriptionId, kindOf(target.kind).diagnosticSetting.resourceUri(target), signal) },
-    target.id,
+    target,
   );
   // The kind's own parts: a Managed Instance's T-SQL catalog, a server's or workspace's auditing policy.
   const reads = adapterOf(target.kind).reads(env, target, budget);
-  const sql = reads.sql ? (parts.sql ? attempt(budget, reads.sql, target.id) : options.reuse?.sql) : undefined;
-  const policy = reads.auditingPolicy ? attempt(budget, reads.auditingPolicy, target.id) : undefined;
+  const sql = reads.sql ? (parts.sql ? attempt(budget, reads.sql, target) : options.reuse?.sql) : undefined;
+  const policy = reads.auditingPolicy ? attempt(budget, reads.auditingPolicy, target) : undefined;
   const diagnosticSettings = await diagnostics;
   let activity = options.reuse?.activity;
   if (!activity && parts.activity && env.activity) {
     const source = env.activity;
     // The target's diagnostic settings say which workspace and table its records land in.
     activity = diagnosticSettings.ok
-      ? await attempt<ObservedActivity>(budget, { operation: "read-activity", call: "reading its audit activity (Log Analytics, through the activity sweep)", read: () => source.forTarget(target, auditRoutes(diagnosticSettings.value), options.now).then(unwrap) }, target.id)
+      ? await attempt<ObservedActivity>(budget, { operation: "read-activity", call: "reading its audit activity (Log Analytics, through the activity sweep)", read: () => source.forTarget(target, auditRoutes(diagnosticSettings.value), options.now).then(unwrap) }, target)
       : { ok: false, error: { code: diagnosticSettings.error.code, message: `its diagnostic settings could not be read, so where its audit records land is unknown: ${diagnosticSettings.error.message}` } };
   }
   const observation: Observation = { target, observedAt: options.now.toISOString(), diagnosticSettings };

@@ -65,3 +65,21 @@ test("a connection lost during or before a request (tedious ECLOSE, EINVALIDSTAT
   }
   assert.equal(describeError({ name: "ConnectionError", code: "EINSTLOOKUP", message: "x" }, "read-sql-audit", MI).transient, false);
 });
+
+// "Azure built-in roles" (Microsoft Learn): SQL Security Manager has Microsoft.Sql/servers/auditingSettings/* and
+// not extendedAuditingSettings; Reader has */read. Synapse's actions are Microsoft.Synapse/workspaces/auditingSettings/*
+// ("Azure resource provider operations", Microsoft.Synapse).
+test("a 403 on an auditing policy names the target kind's own permission, and every kind's when the kind is not known", () => {
+  const denied = { statusCode: 403, code: "AuthorizationFailed", message: "The client does not have authorization" };
+  const server = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql-one";
+  const workspace = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Synapse/workspaces/syn-one";
+  const sqlWrite = describeError(denied, "write-auditing-policy", server, undefined, "sql-server").missingPermission ?? "";
+  assert.match(sqlWrite, /^Microsoft\.Sql\/servers\/auditingSettings\/write — role SQL Security Manager; removing a filter writes extendedAuditingSettings\/write.* on \/subscriptions\/s\/.*sql-one$/);
+  assert.doesNotMatch(sqlWrite, /Synapse/);
+  const synapseRead = describeError(denied, "read-auditing-policy", workspace, undefined, "synapse-workspace").missingPermission ?? "";
+  assert.match(synapseRead, /^Microsoft\.Synapse\/workspaces\/auditingSettings\/read — role Reader on /);
+  assert.doesNotMatch(synapseRead, /Microsoft\.Sql/);
+  assert.equal(describeError(denied, "read-auditing-policy", MI, undefined, "sql-managed-instance").missingPermission, undefined, "a Managed Instance has no ARM auditing policy");
+  const unknownKind = describeError(denied, "read-auditing-policy", server).missingPermission ?? "";
+  assert.match(unknownKind, /Microsoft\.Sql\/servers\/auditingSettings\/read.*; or Microsoft\.Synapse\/workspaces\/auditingSettings\/read/);
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { formatProblems, parseBaseline } from "../../core/policy/load.js";
 import type { Baseline } from "../../core/policy/schema.js";
+import { KINDS } from "../../kinds/registry.js";
 import type { CommandResult } from "../result.js";
 import { failure, ok } from "../result.js";
 
@@ -23,6 +24,6 @@ export function validateCommand(path: string): CommandResult {
   const read = readBaselineFile(path);
   if (!read.ok) return read.result;
   const b = read.baseline;
-  const kinds = (["sqlManagedInstance", "sqlServer", "synapseWorkspace"] as const).map((k) => `${k}=${b.modes[k] ?? b.mode}`).join(", ");
+  const kinds = KINDS.map((k) => `${k.modeKey}=${b.modes[k.modeKey] ?? b.mode}`).join(", ");
   return ok(`${path}: valid (mode ${b.mode}; ${kinds})\n`);
 }

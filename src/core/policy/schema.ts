@@ -200,3 +200,5 @@ export const baselineSchema = z
 
 export type Baseline = z.infer<typeof baselineSchema>;
 export type BaselineInput = z.input<typeof baselineSchema>;
+/** The diagnostic setting a kind's section asks for (every kind's section has the same shape of it). */
+export type DesiredDiagnosticSetting = z.infer<typeof diagnosticSetting>;

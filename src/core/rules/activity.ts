@@ -1,6 +1,7 @@
 import type { ActivityEvent, ObservedActivity } from "../domain.js";
 import { isAuditTampering, isCopyOnlyBackup, NO_AUDIT_ROUTE, unapprovedAccounts } from "../activity/classify.js";
 import { redact } from "../redaction.js";
+import { KINDS } from "../../kinds/registry.js";
 import type { Rule, RuleContext, RuleOutcome } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
 
@@ -90,7 +91,7 @@ export const activityRules: Rule[] = [
     remedy: "Check the audit status, the diagnostic setting and the workspace's ingestion.",
     remediable: false,
     // Silence is what a missing or disabled audit, or a missing diagnostic setting, looks like from the workspace.
-    dependsOn: ["mi.audit.enabled", "mi.audit.started", "mi.specification.enabled", "mi.diagnostic-setting", "sql.auditing.enabled", "sql.diagnostic-setting", "synapse.auditing.enabled", "synapse.diagnostic-setting"],
+    dependsOn: KINDS.flatMap((k) => k.deliveryRules),
     check: withActivity((a, { baseline, now }) => {
       const hours = baseline.activity.silenceHours;
       if (hours === undefined) return notApplicable("silence detection is off (activity.silenceHours)");

@@ -1,5 +1,5 @@
 import type { ObservedDiagnosticSetting, TargetKind } from "../domain.js";
-import type { Baseline } from "../policy/schema.js";
+import type { Baseline, DesiredDiagnosticSetting } from "../policy/schema.js";
 import type { Rule } from "./rule.js";
 import { fail, notApplicable, pass, unknown } from "./rule.js";
 import { sameAzureName } from "../names.js";
@@ -26,7 +26,7 @@ export interface DiagnosticRuleSpec {
   prefix: string;
   /** Where the setting is, as the rule's title says it: "the Managed Instance". */
   where: string;
-  desired: (baseline: Baseline) => Baseline["managedInstance"]["diagnosticSetting"];
+  desired: (baseline: Baseline) => DesiredDiagnosticSetting | undefined;
 }
 
 export function diagnosticSettingRule({ kind, prefix, where, desired: desiredOf }: DiagnosticRuleSpec): Rule {

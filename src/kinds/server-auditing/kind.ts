@@ -15,6 +15,7 @@ export interface PolicyKindDeclaration {
   diagnosticWhere: string;
   diagnosticResourceUri: (target: Target) => string;
   auditingPolicyApiVersion: string;
+  permissions: NonNullable<KindModule["permissions"]>;
   references: KindModule["references"];
 }
 
@@ -28,11 +29,15 @@ export function policyKind<K extends TargetKind>(d: PolicyKindDeclaration & { sp
     labelPlural: d.labelPlural,
     armType: d.armType,
     modeKey: d.modeKey,
+    section: spec.section,
     rulePrefix: spec.prefix,
+    // Auditing off or no diagnostic setting: nothing reaches the workspace.
+    deliveryRules: [`${spec.prefix}.auditing.enabled`, `${spec.prefix}.diagnostic-setting`],
     diagnosticSetting: { resourceUri: d.diagnosticResourceUri, desired },
     rules: [...serverAuditingRules(spec), diagnosticSettingRule({ kind: spec.kind, prefix: spec.prefix, where: d.diagnosticWhere, desired })],
     plan: (baseline, observation, failing) => planServerAuditing(spec, baseline, observation, failing),
     auditingPolicyApiVersion: d.auditingPolicyApiVersion,
+    permissions: d.permissions,
     references: d.references,
   };
 }

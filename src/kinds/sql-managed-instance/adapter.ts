@@ -1,6 +1,7 @@
 import type { AuditTarget, ManagedInstanceSql, RemediationAction, SqlOperation, Target } from "../../core/domain.js";
 import { renderStatement } from "../../core/sql-text/render.js";
 import { SqlAuditConnection, SqlStatementError } from "../../azure/sql-audit.js";
+import { managedInstances } from "../../azure/arm-resources.js";
 import type { RawAuditCatalog } from "../../azure/sql-audit.js";
 import { describeError, UntrustedTargetError } from "../../scan/errors.js";
 import type { ScanEnvironment } from "../../scan/environment.js";
@@ -213,8 +214,7 @@ async function runRestore(env: ScanEnvironment, target: Target, restore: TsqlAct
  */
 export const sqlManagedInstanceAdapter: KindAdapter = {
   kind: KIND,
-  list: (clients, subscriptionId, options) => clients.sql(subscriptionId).managedInstances.list(options),
-  get: (clients, subscriptionId, resourceGroup, name, options) => clients.sql(subscriptionId).managedInstances.get(resourceGroup, name, options),
+  ...managedInstances,
   reads: (env, target, budget) => ({
     sql: { operation: "read-sql-audit", call: "reading the server audits (T-SQL)", read: () => readManagedInstanceSql(env, target, budget) },
   }),

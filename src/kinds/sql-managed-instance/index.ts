@@ -16,11 +16,14 @@ export const sqlManagedInstance: KindModule<typeof KIND> = {
   labelPlural: "SQL Managed Instances",
   armType: "microsoft.sql/managedinstances",
   modeKey: "sqlManagedInstance",
+  section: "managedInstance",
   rulePrefix: "mi",
   diagnosticSetting: {
     resourceUri: (target) => target.id,
     desired: desiredSetting,
   },
+  // An audit that is off, not started or not specified, or no diagnostic setting: nothing reaches the workspace.
+  deliveryRules: ["mi.audit.enabled", "mi.audit.started", "mi.specification.enabled", "mi.diagnostic-setting"],
   rules: [...managedInstanceRules, diagnosticSettingRule({ kind: KIND, prefix: "mi", where: "the Managed Instance", desired: desiredSetting })],
   plan: planManagedInstance,
   references: [

@@ -15,6 +15,10 @@ export const sqlServer = policyKind({
   diagnosticResourceUri: (target) => `${target.id}/databases/master`,
   // The api-version @azure/arm-sql 10 sends for servers/auditingSettings and extendedAuditingSettings.
   auditingPolicyApiVersion: "2021-11-01-preview",
+  permissions: {
+    readAuditingPolicy: "Microsoft.Sql/servers/auditingSettings/read — role Reader",
+    writeAuditingPolicy: "Microsoft.Sql/servers/auditingSettings/write — role SQL Security Manager; removing a filter writes extendedAuditingSettings/write, which SQL Security Manager does not have",
+  },
   references: [
     { title: "Auditing for Azure SQL Database and Azure Synapse Analytics", url: "https://learn.microsoft.com/azure/azure-sql/database/auditing-overview" },
     { title: "Server Blob Auditing Policies - Create Or Update (REST)", url: "https://learn.microsoft.com/rest/api/sql/server-blob-auditing-policies/create-or-update" },

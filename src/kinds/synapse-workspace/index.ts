@@ -15,6 +15,10 @@ export const synapseWorkspace = policyKind({
   diagnosticResourceUri: (target) => target.id,
   // The api-version @azure/arm-synapse 8 sends for workspaces/auditingSettings (the REST reference documents it).
   auditingPolicyApiVersion: "2021-06-01",
+  permissions: {
+    readAuditingPolicy: "Microsoft.Synapse/workspaces/auditingSettings/read — role Reader",
+    writeAuditingPolicy: "Microsoft.Synapse/workspaces/auditingSettings/write — a role with the Synapse action",
+  },
   references: [
     { title: "Workspace Managed Sql Server Blob Auditing Policies - Create Or Update (REST)", url: "https://learn.microsoft.com/rest/api/synapse/workspace-managed-sql-server-blob-auditing-policies/create-or-update" },
   ],
