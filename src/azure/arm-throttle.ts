@@ -1,6 +1,8 @@
 import type { AbortSignalLike } from "@azure/abort-controller";
 import { AbortError } from "@azure/abort-controller";
 import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } from "@azure/core-rest-pipeline";
+import { RESOURCE_GRAPH_QUOTA, ResourceGraphQuota } from "./resource-graph-quota.js";
+import type { ResourceGraphQuotaLimit } from "./resource-graph-quota.js";
 
 /**
  * ARM's throttling, kept on this side. "Understand how Azure Resource Manager throttles requests" (the token bucket
@@ -20,6 +22,10 @@ import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } f
  * that still comes (another principal's share of the global bucket, a burst no header foretold) pauses its bucket
  * until Retry-After; the SDK's retry policy resends the request. The policy sits per retry: every attempt takes a
  * token.
+ *
+ * A Resource Graph query takes a tenant read token and, past ARM, counts against Resource Graph's own per-user
+ * quota (15 queries per 5-second window, "Guidance for throttled requests in Azure Resource Graph"), which binds
+ * long before the tenant bucket does: its lane waits for both (ResourceGraphQuota).
  */
 
 /** What every pacing policy here takes: the pause for a bare 429, and a clock and sleep tests can replace. */
@@ -55,11 +61,15 @@ export interface ArmThrottleOptions extends PacingOptions {
   maxInFlightPerSubscription?: number;
   /** The per-principal buckets; default ARM's documented ones. */
   limits?: ArmBucketLimits;
+  /** Resource Graph's per-user quota; default the documented 15 queries per 5 s. */
+  resourceGraphQuota?: ResourceGraphQuotaLimit;
 }
 
 export interface ArmThrottleStats {
   requests: number;
   throttled: number;
+  /** Resource Graph queries sent (each also counted as a tenant read in `byScope`). */
+  resourceGraphQueries: number;
   /** Time requests spent waiting for a token or a Retry-After pause, summed over requests. */
   pausedMs: number;
   /** Requests per scope (a subscription id, or `tenant`) and operation: what each of ARM's buckets was asked for. */
@@ -96,7 +106,11 @@ export function operationOf(method: string, url: string): ArmOperation {
   if (m === "DELETE") return "delete";
   // A Resource Graph query is a POST that changes nothing; ARM's page counts it with the reads ([unverified]: the
   // emulator counts it so too).
-  return RESOURCE_GRAPH_PATH.test(new URL(url).pathname) ? "read" : "write";
+  return isResourceGraphQuery(url) ? "read" : "write";
+}
+
+export function isResourceGraphQuery(url: string): boolean {
+  return RESOURCE_GRAPH_PATH.test(new URL(url).pathname);
 }
 
 /** Retry-After in seconds or as an HTTP date, or the ms form ARM also sends; undefined when absent or bad. */
@@ -246,8 +260,15 @@ export class LocalBucket {
 /** The buckets one request draws on, waited for in arrival order, with a Retry-After pause of their own. */
 interface Lane {
   buckets: Array<{ bucket: LocalBucket; header: string }>;
+  /** Resource Graph's quota, for the lane of its queries. */
+  quota?: ResourceGraphQuota;
   turn: Promise<void>;
   pausedUntil: number;
+}
+
+interface Tickets {
+  buckets: number[];
+  quota?: number;
 }
 
 interface SubscriptionSlots {
@@ -259,12 +280,14 @@ export class ArmThrottle {
   private readonly lanes = new Map<string, Lane>();
   private readonly slots = new Map<string, SubscriptionSlots>();
   private readonly options: Required<ArmThrottleOptions>;
-  readonly stats: ArmThrottleStats = { requests: 0, throttled: 0, pausedMs: 0, byScope: {} };
+  readonly stats: ArmThrottleStats = { requests: 0, throttled: 0, resourceGraphQueries: 0, pausedMs: 0, byScope: {} };
+  private resourceGraphLane?: Lane;
 
   constructor(options: ArmThrottleOptions = {}) {
     this.options = {
       maxInFlightPerSubscription: options.maxInFlightPerSubscription ?? 64,
       limits: options.limits ?? ARM_TOKEN_BUCKETS,
+      resourceGraphQuota: options.resourceGraphQuota ?? RESOURCE_GRAPH_QUOTA,
       defaultRetryAfterMs: options.defaultRetryAfterMs ?? 5_000,
       now: options.now ?? Date.now,
       sleep: options.sleep ?? abortableSleep,
@@ -297,14 +320,29 @@ export class ArmThrottle {
     return lane;
   }
 
+  /** Resource Graph's queries: the tenant read bucket (shared with the tenant lane) and the quota. */
+  private graphLane(): Lane {
+    this.resourceGraphLane ??= {
+      buckets: this.lane("tenant", "read").buckets,
+      quota: new ResourceGraphQuota(this.options.resourceGraphQuota),
+      turn: Promise.resolve(),
+      pausedUntil: 0,
+    };
+    return this.resourceGraphLane;
+  }
+
   /** Waits, in arrival order, until every bucket of the lane has a token and no pause holds; returns the tickets. */
-  private takeTokens(lane: Lane, signal?: AbortSignalLike): Promise<number[]> {
+  private takeTokens(lane: Lane, signal?: AbortSignalLike): Promise<Tickets> {
     const mine = lane.turn.then(async () => {
       for (;;) {
         if (signal?.aborted) throw new AbortError("The operation was aborted.");
         const now = this.options.now();
-        const wait = Math.max(lane.pausedUntil - now, ...lane.buckets.map((b) => b.bucket.waitMs(now)));
-        if (wait <= 0) return lane.buckets.map((b) => b.bucket.take(now));
+        const wait = Math.max(lane.pausedUntil - now, lane.quota?.waitMs(now) ?? 0, ...lane.buckets.map((b) => b.bucket.waitMs(now)));
+        if (wait <= 0) {
+          const tickets: Tickets = { buckets: lane.buckets.map((b) => b.bucket.take(now)) };
+          if (lane.quota) tickets.quota = lane.quota.take(now);
+          return tickets;
+        }
         this.stats.pausedMs += wait;
         await this.options.sleep(wait, signal);
       }
@@ -340,16 +378,22 @@ export class ArmThrottle {
   }
 
   /** Takes what an answer says about the lane's buckets into account. */
-  private observe(lane: Lane, tickets: number[], response: PipelineResponse): void {
+  private observe(lane: Lane, tickets: Tickets, response: PipelineResponse): void {
     const now = this.options.now();
     lane.buckets.forEach((b, i) => {
       const value = response.headers.get(b.header);
-      if (value !== undefined && /^\d+$/.test(value.trim())) b.bucket.sync(tickets[i]!, Number(value), now);
+      if (value !== undefined && /^\d+$/.test(value.trim())) b.bucket.sync(tickets.buckets[i]!, Number(value), now);
     });
+    if (lane.quota && tickets.quota !== undefined) lane.quota.observe(tickets.quota, response.headers, now);
     if (response.status === 429) {
       this.stats.throttled++;
-      const after = retryAfterMs(response.headers, now) ?? this.options.defaultRetryAfterMs;
-      lane.pausedUntil = Math.max(lane.pausedUntil, now + after);
+      const after = retryAfterMs(response.headers, now);
+      if (lane.quota) {
+        // Resource Graph's quota ends with its window: the quota caps the pause to one window and its margin.
+        lane.quota.exhaust(after, now);
+      } else {
+        lane.pausedUntil = Math.max(lane.pausedUntil, now + (after ?? this.options.defaultRetryAfterMs));
+      }
       // Which bucket ran dry the answer does not say in a header: the principal's is the one this side can refill.
       lane.buckets[0]!.bucket.drain(now);
     }
@@ -370,15 +414,17 @@ export class ArmThrottle {
         const scope = subscription ?? "tenant";
         const slots = subscription ? await this.acquireSlot(subscription, request.abortSignal) : undefined;
         try {
-          const lane = this.lane(scope, operation);
+          const lane = isResourceGraphQuery(request.url) ? this.graphLane() : this.lane(scope, operation);
           const tickets = await this.takeTokens(lane, request.abortSignal);
           this.count(scope, operation);
+          if (lane.quota) this.stats.resourceGraphQueries++;
           try {
             const response = await next(request);
             this.observe(lane, tickets, response);
             return response;
           } finally {
-            lane.buckets.forEach((b, i) => b.bucket.settle(tickets[i]!));
+            lane.buckets.forEach((b, i) => b.bucket.settle(tickets.buckets[i]!));
+            if (lane.quota && tickets.quota !== undefined) lane.quota.settle(tickets.quota);
           }
         } finally {
           if (slots) ArmThrottle.releaseSlot(slots);

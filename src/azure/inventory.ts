@@ -48,6 +48,7 @@ export const VISIBLE_SUBSCRIPTIONS_QUERY = `ResourceContainers
 | where type =~ 'microsoft.resources/subscriptions'
 | project subscriptionId`;
 
+/** Resource Graph's largest page ($top at most 1000): the fewest queries against its quota. */
 const PAGE_SIZE = 1000;
 
 /** Resource group and subscription as ARM ids spell them: /subscriptions/{s}/resourceGroups/{rg}/... */
@@ -87,7 +88,7 @@ function fromGraphRow(row: Record<string, unknown>): DiscoveredResource | undefi
   };
 }
 
-async function graphRows(clients: AzureClients, query: string, subscriptions: readonly string[] | undefined, signal?: AbortSignal): Promise<Array<Record<string, unknown>>> {
+async function graphRows(clients: AzureClients, query: string, subscriptions: readonly string[] | undefined, pageSize: number, signal?: AbortSignal): Promise<Array<Record<string, unknown>>> {
   const rows: Array<Record<string, unknown>> = [];
   let skipToken: string | undefined;
   do {
@@ -95,7 +96,7 @@ async function graphRows(clients: AzureClients, query: string, subscriptions: re
       {
         query,
         ...(subscriptions?.length ? { subscriptions: [...subscriptions] } : {}),
-        options: { top: PAGE_SIZE, resultFormat: "objectArray", ...(skipToken ? { skipToken } : {}) },
+        options: { top: pageSize, resultFormat: "objectArray", ...(skipToken ? { skipToken } : {}) },
       },
       { abortSignal: signal },
     );
@@ -109,8 +110,8 @@ async function graphRows(clients: AzureClients, query: string, subscriptions: re
  * Resource Graph answers only for the subscriptions the caller may read and says nothing of the others, so a
  * subscription in scope that the scanner cannot see would silently look empty: each one is checked.
  */
-async function fromResourceGraph(clients: AzureClients, subscriptions: readonly string[] | undefined, signal?: AbortSignal) {
-  const [rows, visibleRows] = await Promise.all([graphRows(clients, INVENTORY_QUERY, subscriptions, signal), graphRows(clients, VISIBLE_SUBSCRIPTIONS_QUERY, subscriptions, signal)]);
+async function fromResourceGraph(clients: AzureClients, subscriptions: readonly string[] | undefined, pageSize: number, signal?: AbortSignal) {
+  const [rows, visibleRows] = await Promise.all([graphRows(clients, INVENTORY_QUERY, subscriptions, pageSize, signal), graphRows(clients, VISIBLE_SUBSCRIPTIONS_QUERY, subscriptions, pageSize, signal)]);
   const resources = rows.flatMap((row) => fromGraphRow(row) ?? []);
   const visible = new Set(visibleRows.map((r) => String(r.subscriptionId).toLowerCase()));
   const unreadable: string[] = [];
@@ -167,12 +168,13 @@ const describe = (error: unknown) => {
 export async function discoverResources(
   clients: AzureClients,
   /** `readers`: each kind's list API, for when Resource Graph is not used (src/kinds/adapters.ts). */
-  options: { readers: readonly ResourceReader[]; subscriptions?: readonly string[]; signal?: AbortSignal; useResourceGraph?: boolean },
+  /** `graphPageSize`: Resource Graph's $top, 1 to 1000 (default 1000; smaller only to exercise paging). */
+  options: { readers: readonly ResourceReader[]; subscriptions?: readonly string[]; signal?: AbortSignal; useResourceGraph?: boolean; graphPageSize?: number },
 ): Promise<InventoryResult> {
   let fallbackReason: string | undefined;
   if (options.useResourceGraph !== false) {
     try {
-      const { resources, unreadable, nothing } = await fromResourceGraph(clients, options.subscriptions, options.signal);
+      const { resources, unreadable, nothing } = await fromResourceGraph(clients, options.subscriptions, options.graphPageSize ?? PAGE_SIZE, options.signal);
       if (nothing) throw new InventoryError([...nothing, ...unreadable]);
       return { resources, source: "resource-graph", unreadable };
     } catch (error) {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { PipelineRequest, PipelineResponse } from "@azure/core-rest-pipeline";
 import { ArmThrottle, operationOf, retryAfterMs, subscriptionOf } from "../../src/azure/arm-throttle.js";
-import { DOCUMENTED_ARM_THROTTLING, TokenBucketThrottle } from "../../emulator/arm/ratelimit.js";
+import { parseRemaining, parseResetsAfter } from "../../src/azure/resource-graph-quota.js";
+import { DOCUMENTED_ARM_THROTTLING, TokenBucketThrottle, UserQuota } from "../../emulator/arm/ratelimit.js";
 import { sampleLatency } from "../../emulator/faults/faults.js";
 import { mulberry32 } from "../support/prng.js";
 
@@ -11,6 +12,8 @@ const SUB_A = "00000000-0000-0000-0000-00000000000a";
 const SUB_B = "00000000-0000-0000-0000-00000000000b";
 const url = (sub: string) => `https://management.azure.com/subscriptions/${sub}/providers/Microsoft.Sql/servers?api-version=x`;
 const GRAPH = "https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01";
+/** "Understand how Azure Resource Manager throttles requests": its example of a tenant-level request. */
+const TENANTS = "https://management.azure.com/tenants?api-version=2022-01-01";
 const PRINCIPAL = "scanner-principal";
 
 /**
@@ -43,28 +46,57 @@ class VirtualClock {
 /**
  * ARM as "Understand how Azure Resource Manager throttles requests" describes it, from the emulator's buckets:
  * each request takes a token when it arrives (half the latency after it is sent) and answers with the
- * x-ms-ratelimit-remaining-* headers, or 429 with Retry-After when a bucket is empty.
+ * x-ms-ratelimit-remaining-* headers, or 429 with Retry-After when a bucket is empty. A Resource Graph query then
+ * counts against Resource Graph's quota as "Guidance for throttled requests in Azure Resource Graph" describes it
+ * (15 queries per 5-second window per user, `x-ms-user-quota-remaining` and `x-ms-user-quota-resets-after` on every
+ * answer, 429 past it), from the emulator's quota; `graphHeaders` replaces those two headers (malformed ones).
+ * `arrivals` holds when each query reached Resource Graph.
  */
-function arm(clock: VirtualClock, latencyMs = 20, sigma = 0) {
+function arm(clock: VirtualClock, latencyMs = 20, sigma = 0, graphHeaders?: (real: Record<string, string>) => Record<string, string>) {
   const random = mulberry32(5);
   const buckets = new TokenBucketThrottle(DOCUMENTED_ARM_THROTTLING, () => clock.now);
+  const quota = new UserQuota(15, 5_000, () => clock.now);
   const answered = { ok: 0, throttled: 0 };
+  const arrivals: number[] = [];
   const send = async (request: PipelineRequest): Promise<PipelineResponse> => {
     // Each way half a round trip, lognormal when sigma is set: later requests may overtake earlier ones.
     const roundTrip = sigma ? sampleLatency({ kind: "lognormal", medianMs: latencyMs, sigma }, random) : latencyMs;
     await clock.sleep(roundTrip / 2);
     const decision = buckets.take(subscriptionOf(request.url), PRINCIPAL, operationOf(request.method, request.url));
+    let headers: Record<string, string> = Object.fromEntries(Object.entries(decision.remaining).map(([k, v]) => [k, String(v)]));
+    let ok = decision.ok;
+    let retryAfter = decision.ok ? undefined : decision.retryAfterSeconds;
+    if (ok && request.url.includes("/providers/Microsoft.ResourceGraph/")) {
+      arrivals.push(clock.now);
+      const q = quota.take(PRINCIPAL);
+      const real = { "x-ms-user-quota-remaining": String(Math.max(0, q.remaining)), "x-ms-user-quota-resets-after": q.resetsAfter };
+      headers = { ...headers, ...(graphHeaders ? graphHeaders(real) : real) };
+      if (q.remaining < 0) {
+        ok = false;
+        retryAfter = Math.max(1, Math.ceil(q.resetsAfterMs / 1000));
+      }
+    }
     await clock.sleep(roundTrip / 2);
-    const headers = Object.fromEntries(Object.entries(decision.remaining).map(([k, v]) => [k, String(v)]));
-    if (decision.ok) answered.ok++;
+    if (ok) answered.ok++;
     else answered.throttled++;
-    return { request, status: decision.ok ? 200 : 429, headers: createHttpHeaders(decision.ok ? headers : { ...headers, "retry-after": String(decision.retryAfterSeconds) }) };
+    return { request, status: ok ? 200 : 429, headers: createHttpHeaders(ok ? headers : { ...headers, "retry-after": String(retryAfter) }) };
   };
-  return { send, answered };
+  return { send, answered, arrivals };
+}
+
+/** The most queries that reached Resource Graph within any 5 seconds: at most 15 if none was to be refused. */
+function busiestWindow(arrivals: number[]): number {
+  const sorted = [...arrivals].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= 5_000) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
 }
 
 /** `lanes` concurrent callers, each sending its share of `total` requests one after the other through `throttle`. */
-async function burst(throttle: ArmThrottle, send: (r: PipelineRequest) => Promise<PipelineResponse>, total: number, lanes: number, target = url(SUB_A), method: "GET" | "PUT" = "GET") {
+async function burst(throttle: ArmThrottle, send: (r: PipelineRequest) => Promise<PipelineResponse>, total: number, lanes: number, target = url(SUB_A), method: "GET" | "PUT" | "POST" = "GET") {
   const policy = throttle.policy();
   let left = total;
   await Promise.all(
@@ -135,15 +167,116 @@ test("each subscription has its own bucket: one drained subscription does not sl
   assert.equal(service.answered.throttled, 0);
 });
 
-test("tenant-level requests (Resource Graph) draw on the principal's tenant bucket", async () => {
+// "Understand how Azure Resource Manager throttles requests": tenant-level requests (its example: GET /tenants) have
+// the principal's read bucket, 250 then 25 per second: 300 reads are (300 - 250) / 25 = 2 s at best.
+test("tenant-level requests draw on the principal's tenant read bucket", async () => {
   const clock = new VirtualClock();
   const service = arm(clock);
   const throttle = new ArmThrottle({ now: () => clock.now, sleep: clock.sleep });
   const started = clock.now;
-  await clock.run(burst(throttle, service.send, 300, 8, GRAPH, "GET"));
+  await clock.run(burst(throttle, service.send, 300, 8, TENANTS));
   assert.equal(service.answered.throttled, 0);
-  assert.ok(clock.now - started >= 2_000, "(300 - 250) / 25 = 2 s");
+  const seconds = (clock.now - started) / 1000;
+  assert.ok(seconds >= 2 && seconds <= 2 * 1.05 + 0.5, `(300 - 250) / 25 = 2 s: ${seconds} s`);
   assert.equal(throttle.stats.byScope.tenant?.read, 300);
+});
+
+test("the quota headers are read as the Resource Graph page defines them; anything else is not", () => {
+  // "x-ms-user-quota-resets-after (hh:mm:ss)"; the page's own example is 00:00:03.
+  assert.equal(parseResetsAfter("00:00:03"), 3_000);
+  assert.equal(parseResetsAfter(" 01:02:03 "), 3_723_000);
+  for (const bad of [undefined, "", "3", "00:00:3", "00:60:00", "00:00:60", "-00:00:01", "00:00:03.5", "soon", "00:00"]) assert.equal(parseResetsAfter(bad), undefined, String(bad));
+  // "x-ms-user-quota-remaining (int)".
+  assert.equal(parseRemaining("10"), 10);
+  for (const bad of [undefined, "", "-1", "1.5", "lots", "1e3"]) assert.equal(parseRemaining(bad), undefined, String(bad));
+});
+
+// "Guidance for throttled requests in Azure Resource Graph": at most 15 queries in every 5-second window. 40 queries
+// need three windows, so at least two resets: 10 s at best. They also take a tenant read token each, far inside
+// that bucket's 250.
+test("Resource Graph queries are paced to its quota, 15 per 5-second window: 40 take two resets and draw no 429", async () => {
+  const clock = new VirtualClock();
+  const service = arm(clock);
+  const throttle = new ArmThrottle({ now: () => clock.now, sleep: clock.sleep });
+  const started = clock.now;
+  await clock.run(burst(throttle, service.send, 40, 8, GRAPH, "POST"));
+  assert.equal(service.answered.throttled, 0, "no 429");
+  assert.equal(throttle.stats.throttled, 0);
+  assert.equal(service.answered.ok, 40);
+  assert.ok(busiestWindow(service.arrivals) <= 15, `at most 15 in any 5 s: ${busiestWindow(service.arrivals)}`);
+  const seconds = (clock.now - started) / 1000;
+  assert.ok(seconds >= 10, `three windows: ${seconds} s`);
+  // Three windows, each read to the second the header gives (hh:mm:ss), plus round trips.
+  assert.ok(seconds <= 3 * 6 + 1, `and not much slower than the quota: ${seconds} s`);
+  assert.equal(throttle.stats.resourceGraphQueries, 40);
+  assert.equal(throttle.stats.byScope.tenant?.read, 40);
+});
+
+// Two scaled-out instances with one identity share its quota: only the headers tell each about the other's queries.
+test("processes sharing a principal stay inside Resource Graph's quota together, by its headers", async () => {
+  for (const [processes, sigma] of [
+    [2, 0],
+    [4, 0.6],
+  ] as const) {
+    const clock = new VirtualClock();
+    const service = arm(clock, 60, sigma);
+    const throttles = Array.from({ length: processes }, () => new ArmThrottle({ now: () => clock.now, sleep: clock.sleep }));
+    const started = clock.now;
+    await clock.run(Promise.all(throttles.map((t) => burst(t, service.send, 60 / processes, 6, GRAPH, "POST"))));
+    assert.equal(service.answered.throttled, 0, `${processes} processes: no 429`);
+    assert.equal(service.answered.ok, 60);
+    assert.ok(busiestWindow(service.arrivals) <= 15, `at most 15 in any 5 s: ${busiestWindow(service.arrivals)}`);
+    // 60 queries are four windows: three resets, 15 s at best.
+    assert.ok((clock.now - started) / 1000 >= 15);
+  }
+});
+
+test("malformed quota headers are ignored: the queries are still paced by this side's own count, with no 429", async () => {
+  for (const garbage of [
+    { "x-ms-user-quota-remaining": "lots", "x-ms-user-quota-resets-after": "5 seconds" },
+    { "x-ms-user-quota-remaining": "-3", "x-ms-user-quota-resets-after": "99:99:99" },
+    { "x-ms-user-quota-remaining": "", "x-ms-user-quota-resets-after": "" },
+  ]) {
+    const clock = new VirtualClock();
+    const service = arm(clock, 20, 0, () => garbage);
+    const throttle = new ArmThrottle({ now: () => clock.now, sleep: clock.sleep });
+    await clock.run(burst(throttle, service.send, 40, 8, GRAPH, "POST"));
+    assert.equal(service.answered.throttled, 0, JSON.stringify(garbage));
+    assert.equal(service.answered.ok, 40);
+  }
+});
+
+test("a reset reported days away, or a quota that never comes back, holds a query one window and its margin at most", async () => {
+  const clock = new VirtualClock();
+  const throttle = new ArmThrottle({ now: () => clock.now, sleep: clock.sleep });
+  const policy = throttle.policy();
+  const empty = async (request: PipelineRequest): Promise<PipelineResponse> => ({ request, status: 200, headers: createHttpHeaders({ "x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "23:59:59" }) });
+  const started = clock.now;
+  for (let i = 0; i < 4; i++) await clock.run(policy.sendRequest(createPipelineRequest({ url: GRAPH, method: "POST" }), empty));
+  // Each answer says nothing is left for a day: each next query waits, but never more than 5 s and a 1 s margin.
+  const waited = clock.now - started;
+  assert.ok(waited >= 3 * 5_000, `each query after the first waited for a reset: ${waited} ms`);
+  assert.ok(waited <= 3 * 6_000, `and no longer than a window and its margin: ${waited} ms`);
+});
+
+test("a Resource Graph 429 pauses its queries until Retry-After, and no other request; an aborted wait spends nothing", async () => {
+  const clock = new VirtualClock();
+  const throttle = new ArmThrottle({ now: () => clock.now, sleep: clock.sleep });
+  const policy = throttle.policy();
+  const respond = (status: number, headers: Record<string, string> = {}) => async (request: PipelineRequest): Promise<PipelineResponse> => ({ request, status, headers: createHttpHeaders(headers) });
+  await clock.run(policy.sendRequest(createPipelineRequest({ url: GRAPH, method: "POST" }), respond(429, { "retry-after": "3" })));
+  assert.equal(throttle.stats.throttled, 1);
+  const t0 = clock.now;
+  await clock.run(policy.sendRequest(createPipelineRequest({ url: url(SUB_A) }), respond(200)));
+  assert.equal(clock.now, t0, "a subscription's reads are not paused");
+  const controller = new AbortController();
+  const waiting = policy.sendRequest(createPipelineRequest({ url: GRAPH, method: "POST", abortSignal: controller.signal }), respond(200));
+  controller.abort();
+  await assert.rejects(clock.run(waiting), /aborted/);
+  await clock.run(policy.sendRequest(createPipelineRequest({ url: GRAPH, method: "POST" }), respond(200)));
+  assert.ok(clock.now - t0 >= 3_000, `Retry-After held the next query: ${clock.now - t0} ms`);
+  assert.ok(clock.now - t0 <= 3_100, `and no longer: ${clock.now - t0} ms`);
+  assert.equal(throttle.stats.resourceGraphQueries, 2, "the given-up query was never sent");
 });
 
 // Two scaled-out instances with one managed identity share its bucket: 1,000 reads are (1000 - 250) / 25 = 30 s.

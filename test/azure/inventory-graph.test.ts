@@ -29,6 +29,20 @@ describe("inventory through Resource Graph", () => {
     assert.ok(found.resources.filter((r) => r.kind === "sql-managed-instance").every((r) => typeof r.properties.fullyQualifiedDomainName === "string"));
   });
 
+  // "Guidance for throttled requests in Azure Resource Graph": 15 queries per 5-second window per user, 429 past it
+  // (the emulator enforces that by default). 2,500 resources at 150 a page are 17 pages, and the visible-subscriptions
+  // query is one more: a window's worth and more, which the scanner's throttle spreads over two windows.
+  it("an inventory of more pages than Resource Graph's 15-query window is paced to its quota: no 429", async () => {
+    const before = clients.context.throttle.stats.resourceGraphQueries;
+    const found = await discoverResources(clients, { readers: KIND_ADAPTERS, graphPageSize: 150 });
+    assert.equal(found.source, "resource-graph");
+    assert.equal(found.resources.length, 2500);
+    assert.equal(new Set(found.resources.map((r) => r.id.toLowerCase())).size, 2500);
+    const stats = clients.context.throttle.stats;
+    assert.equal(stats.throttled, 0, "no 429 from Resource Graph");
+    assert.ok(stats.resourceGraphQueries - before >= 18, `17 pages and the subscriptions: ${stats.resourceGraphQueries - before}`);
+  });
+
   it("falls back to the providers' list APIs when Resource Graph is not used, with the same answer", async () => {
     const graph = await discoverResources(clients, { readers: KIND_ADAPTERS });
     const subs = [...new Set(graph.resources.map((r) => r.subscriptionId))];
