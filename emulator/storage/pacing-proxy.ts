@@ -203,39 +203,51 @@ export async function startPacingProxy(target: { tableEndpoint: string; queueEnd
     count(cost.units);
 
     const headers = { ...incoming.headers, host: upstream.host };
-    const forwarded = httpRequest({ host: upstream.hostname, port: upstream.port, method, path: incoming.url, headers, agent }, (answer) => {
-      if (!cost.fromAnswer) {
-        response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers);
-        answer.pipe(response);
-        return;
-      }
-      const parts: Buffer[] = [];
-      answer.on("data", (c: Buffer) => parts.push(c));
-      answer.on("end", () => {
-        const text = Buffer.concat(parts);
-        if ((answer.statusCode ?? 500) < 300) {
-          const more = cost.fromAnswer!(text.toString("utf8"));
-          if (more > 0) {
-            bucket?.take(more);
-            if (service === "queue") account.take(more);
-            count(more);
-          }
+    const forward = (retry: boolean) => {
+      const forwarded = httpRequest({ host: upstream.hostname, port: upstream.port, method, path: incoming.url, headers, agent }, (answer) => {
+        if (!cost.fromAnswer) {
+          response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers);
+          answer.pipe(response);
+          return;
         }
-        response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers);
-        response.end(text);
+        const parts: Buffer[] = [];
+        answer.on("data", (c: Buffer) => parts.push(c));
+        answer.on("end", () => {
+          const text = Buffer.concat(parts);
+          if ((answer.statusCode ?? 500) < 300) {
+            const more = cost.fromAnswer!(text.toString("utf8"));
+            if (more > 0) {
+              bucket?.take(more);
+              if (service === "queue") account.take(more);
+              count(more);
+            }
+          }
+          response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers);
+          response.end(text);
+        });
       });
-    });
-    forwarded.on("error", (error) => {
-      if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
-      response.end(String(error));
-    });
-    forwarded.end(body);
+      forwarded.on("error", (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket Azurite closed while idle: Node's documentation of request.reusedSocket gives this race
+        // and its remedy, sending the request again on a fresh socket (the body is buffered; Azurite read none of it).
+        if (retry && forwarded.reusedSocket && error.code === "ECONNRESET") {
+          forward(false);
+          return;
+        }
+        if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
+        response.end(String(error));
+      });
+      forwarded.end(body);
+    };
+    forward(true);
   };
 
   const servers: Server[] = [];
   const listen = async (service: "table" | "queue", endpoint: string) => {
     const upstream = new URL(endpoint);
     const server = createServer((req, res) => void serve(service, upstream)(req, res));
+    // The SDKs keep connections open between a worker's polls; Node's 5 s default closes them in between, and a
+    // request racing the close fails. Azure Storage keeps idle connections longer [unverified: how long].
+    server.keepAliveTimeout = 120_000;
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return `http://127.0.0.1:${(server.address() as { port: number }).port}/${AZURITE_ACCOUNT}`;
