@@ -36,7 +36,7 @@ export interface PathResult {
   serviceCpuSeconds: { emulator: number; storage: number };
   ratio: number;
   armReadsPerTarget: number;
-  /** ARM requests as the scanner's processes counted them, and as the emulator served them (the two must agree). */
+  /** ARM requests as the scanner's processes counted them, and as the emulator served them (they agree to 0.5%: armCountsAgree). */
   armRequests: { counted: number; served: number };
   logAnalyticsQueriesPerTarget: number;
   storeOpsPerTarget: number;
