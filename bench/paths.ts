@@ -215,27 +215,32 @@ function finishPath(
 
 const byKind = () => Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<TargetKind, number>;
 
-/**
- * The audit routes a previous scan stored for every target of the generated estate (each diagnostic setting's
- * workspace, AzureDiagnostics since none is Dedicated), so the activity sweep knows every workspace, as in an app
- * that has been running: the sweep learns a workspace from the scans, and a first scan after deployment reports
- * activity "not read yet".
- */
-function previousRoutes(options: BenchOptions): StoredRoute[] {
+interface EstateTarget {
+  id: string;
+  kind: TargetKind;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  tags?: Record<string, string>;
+  /** The ARM ids of the Log Analytics workspaces its diagnostic settings send to. */
+  workspaces: string[];
+}
+
+/** The generated estate's targets, in the fleet's order (the same fleet the emulator serves). */
+function estateTargets(options: BenchOptions): EstateTarget[] {
   const { fleet } = generateFleet(estateOptions(options));
   const workspaceIds = new Map<string, string>();
   for (const sub of fleet.subscriptions ?? [])
     for (const rg of sub.resourceGroups ?? [])
       for (const w of rg.logAnalyticsWorkspaces ?? []) workspaceIds.set(w.name, providerId(sub.id, rg.name, "Microsoft.OperationalInsights", "workspaces", w.name));
-  const routes: StoredRoute[] = [];
-  const observedAt = new Date().toISOString();
+  const out: EstateTarget[] = [];
+  type Resource = { name: string; tags?: Record<string, string>; diagnosticSettings?: Array<{ workspace?: string }> };
   for (const sub of fleet.subscriptions ?? []) {
     for (const rg of sub.resourceGroups ?? []) {
-      const add = (kind: TargetKind, provider: string, type: string, resources: Array<{ name: string; diagnosticSettings?: Array<{ workspace?: string }> }> | undefined) => {
+      const add = (kind: TargetKind, provider: string, type: string, resources: Resource[] | undefined) => {
         for (const r of resources ?? []) {
           const workspaces = (r.diagnosticSettings ?? []).flatMap((d) => (d.workspace && workspaceIds.has(d.workspace) ? [workspaceIds.get(d.workspace)!] : []));
-          if (!workspaces.length) continue;
-          routes.push({ targetId: providerId(sub.id, rg.name, provider, type, r.name), kind, name: r.name, subscriptionId: sub.id, resourceGroup: rg.name, routes: workspaces.map((workspaceId) => ({ workspaceId, table: "AzureDiagnostics" })), observedAt });
+          out.push({ id: providerId(sub.id, rg.name, provider, type, r.name), kind, name: r.name, subscriptionId: sub.id, resourceGroup: rg.name, ...(r.tags ? { tags: r.tags } : {}), workspaces });
         }
       };
       add("sql-managed-instance", "Microsoft.Sql", "managedInstances", rg.managedInstances);
@@ -243,27 +248,30 @@ function previousRoutes(options: BenchOptions): StoredRoute[] {
       add("synapse-workspace", "Microsoft.Synapse", "workspaces", rg.synapseWorkspaces);
     }
   }
-  return routes;
+  return out;
 }
 
-/** Ids of the first `n` targets of each kind in the generated estate (the same fleet the emulator serves). */
-function sampleTargets(options: BenchOptions, n: number): Array<{ id: string; kind: TargetKind; subscriptionId: string }> {
-  const { fleet } = generateFleet(estateOptions(options));
-  const picked: Array<{ id: string; kind: TargetKind; subscriptionId: string }> = [];
+/**
+ * The audit routes a previous scan stored for every target of the estate (each diagnostic setting's workspace,
+ * AzureDiagnostics since none is Dedicated), so the activity sweep knows every workspace, as in an app that has
+ * been running: the sweep learns a workspace from the scans, and a first scan after deployment reports activity
+ * "not read yet".
+ */
+function previousRoutes(estate: readonly EstateTarget[]): StoredRoute[] {
+  const observedAt = new Date().toISOString();
+  return estate
+    .filter((t) => t.workspaces.length)
+    .map((t) => ({ targetId: t.id, kind: t.kind, name: t.name, subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup, routes: t.workspaces.map((workspaceId) => ({ workspaceId, table: "AzureDiagnostics" as const })), observedAt }));
+}
+
+/** The first `n` targets of each kind that are not exempt. */
+function sampleTargets(estate: readonly EstateTarget[], n: number): Array<{ id: string; kind: TargetKind; subscriptionId: string }> {
   const taken = byKind();
-  for (const sub of fleet.subscriptions ?? []) {
-    for (const rg of sub.resourceGroups ?? []) {
-      const add = (kind: TargetKind, provider: string, type: string, names: Array<{ name: string; tags?: Record<string, string> }> | undefined) => {
-        for (const r of names ?? []) {
-          if (taken[kind] >= n || r.tags?.["auditguard:exempt"] === "true") continue;
-          taken[kind]++;
-          picked.push({ id: providerId(sub.id, rg.name, provider, type, r.name), kind, subscriptionId: sub.id });
-        }
-      };
-      add("sql-managed-instance", "Microsoft.Sql", "managedInstances", rg.managedInstances);
-      add("sql-server", "Microsoft.Sql", "servers", rg.sqlServers);
-      add("synapse-workspace", "Microsoft.Synapse", "workspaces", rg.synapseWorkspaces);
-    }
+  const picked: Array<{ id: string; kind: TargetKind; subscriptionId: string }> = [];
+  for (const t of estate) {
+    if (taken[t.kind] >= n || t.tags?.["auditguard:exempt"] === "true") continue;
+    taken[t.kind]++;
+    picked.push({ id: t.id, kind: t.kind, subscriptionId: t.subscriptionId });
   }
   return picked;
 }
@@ -292,8 +300,9 @@ export async function functionsPath(options: BenchOptions, log: (line: string) =
     // The sweep runs on its own schedule and has read every workspace before the hourly scan, as in a running app;
     // without it every target's activity would be "not read yet". Its queries count in the path's; seeding the
     // routes goes straight to the storage, not through the pacing proxy's counts of the path.
+    const estate = estateTargets(options);
     const activity = await ActivityStore.open({ connectionString: direct });
-    await activity.saveRoutes(previousRoutes(options));
+    await activity.saveRoutes(previousRoutes(estate));
     const warmSweep = await timer.ask<{ ran?: boolean; error?: string }>({ cmd: "sweep" });
     if (warmSweep.error) throw new Error(`the activity sweep failed: ${warmSweep.error}`);
     // What the services served before the clock starts (the warm sweep, the set-up) is not the path's.
@@ -350,7 +359,7 @@ export async function functionsPath(options: BenchOptions, log: (line: string) =
     const fresh = Child.start("fresh", "functions-fresh", {}, env);
     children.push(fresh);
     await fresh.next();
-    const sample = sampleTargets(options, options.cpuSamplePerKind + 1);
+    const sample = sampleTargets(estate, options.cpuSamplePerKind + 1);
     const scanId = `bench-cpu-${Date.now()}`;
     await store.saveRun({ scanId, trigger: "timer", mode: options.mode, startedAt: new Date().toISOString(), expectedTargets: sample.length, counts: emptyCounts(), complete: false });
     await store.addPending(scanId, sample);
