@@ -1,15 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import functions from "@azure/functions";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
 import { generateFleet } from "../../emulator/fleet/generate.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
-import { loadBaselineText } from "../../src/core/policy/load.js";
-import { createScanEnvironment } from "../../src/scan/environment.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
 import { discoverTargets } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
@@ -20,6 +16,7 @@ import { useHostServices } from "../../src/host/services.js";
 import { SCAN_POISON_QUEUE, SCAN_QUEUE } from "../../src/host/queue-names.js";
 import { scanWorker } from "../../src/host/handlers.js";
 import type { Target } from "../../src/core/domain.js";
+import { enforcingScanEnvironment } from "../support/estate.js";
 
 // The results store (Table storage) goes away, or a run crashed and left its lease behind: an outage is named as
 // the store's and retried like any transient fault, never a verdict on the target; a lease whose holder stopped
@@ -31,11 +28,7 @@ let drifted: Target[];
 before(async () => {
   const { fleet } = generateFleet({ seed: 11, subscriptions: 1, resourceGroupsPerSubscription: 1, managedInstances: 0, sqlServers: 6, synapseWorkspaces: 0, driftRate: 1 });
   emu = await startEmulator({ fleet });
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu));
-  generated.mode = "enforce";
-  env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
+  env = enforcingScanEnvironment(emu);
   drifted = (await discoverTargets(env)).targets;
 });
 after(() => emu?.stop());

@@ -1,17 +1,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import sql from "mssql";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
-import { loadBaselineText } from "../../src/core/policy/load.js";
-import { createScanEnvironment } from "../../src/scan/environment.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import { toTarget } from "../../src/scan/run-scan.js";
 import type { Target } from "../../src/core/domain.js";
 import { miFleet } from "../support/mi-fleet.js";
+import { enforcingScanEnvironment } from "../support/estate.js";
 
 // A fix that fails part-way never leaves auditing weaker than it found it, and a fix whose reply was lost is judged
 // by what the instance shows afterwards. The failures are the engine's own (33227 for QUEUE_DELAY, "ALTER SERVER
@@ -47,11 +44,7 @@ before(async () => {
   fleet.scanner.roleAssignments = [{ scope: `/subscriptions/${SUB}`, role: "Contributor" }];
   fleet.subscriptions[0]!.resourceGroups!.push({ name: "rg-logs", logAnalyticsWorkspaces: [{ name: "law-sec", customerId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b" }] });
   emu = await startEmulator({ fleet });
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu));
-  generated.mode = "enforce";
-  env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
+  env = enforcingScanEnvironment(emu);
   targets = new Map(emu.estate.managedInstances().map((r) => [r.name, toTarget({ id: r.id, kind: "sql-managed-instance", name: r.name, subscriptionId: SUB, resourceGroup: "rg", location: "westeurope", tags: {}, properties: r.properties })]));
 });
 after(() => emu?.stop());

@@ -3,17 +3,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import sql from "mssql";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator } from "../../emulator/server.js";
-import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
-import { loadBaselineText } from "../../src/core/policy/load.js";
-import { createScanEnvironment } from "../../src/scan/environment.js";
 import type { ScanEnvironment } from "../../src/scan/environment.js";
 import { toTarget } from "../../src/scan/run-scan.js";
 import { scanTarget } from "../../src/scan/scan-target.js";
 import type { Target } from "../../src/core/domain.js";
 import { sqlcmdBatches } from "../support/sqlcmd.js";
+import { enforcingScanEnvironment } from "../support/estate.js";
 
 // scripts/sql/grant-managed-instance.sql run as an operator runs it (sqlcmd variables, as the instance's Entra
 // admin) against an emulated Managed Instance where the Function App's identity has no login yet: before it the
@@ -55,11 +52,7 @@ before(async () => {
       ],
     },
   });
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
-  const generated = emulatorBaseline(emu, endpointsOf(emu));
-  generated.mode = "enforce";
-  env = createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
+  env = enforcingScanEnvironment(emu);
   const mi = emu.estate.managedInstances()[0]!;
   target = toTarget({ id: mi.id, kind: "sql-managed-instance", name: mi.name, subscriptionId: SUB, resourceGroup: "rg", location: "westeurope", tags: {}, properties: mi.properties });
 });

@@ -2,6 +2,28 @@ import { startEmulator } from "../../emulator/server.js";
 import type { RunningEmulator, StartEmulatorOptions } from "../../emulator/server.js";
 import { startAzurite } from "../../emulator/storage/azurite.js";
 import type { RunningAzurite } from "../../emulator/storage/azurite.js";
+import { ManagedIdentityCredential } from "@azure/identity";
+import { emulatorBaseline, endpointsOf } from "../../emulator/cli.js";
+import { loadBaselineText } from "../../src/core/policy/load.js";
+import { createScanEnvironment } from "../../src/scan/environment.js";
+import type { ScanEnvironment } from "../../src/scan/environment.js";
+
+/** Points the App Service managed-identity endpoint at the emulator (ManagedIdentityCredential reads it when built). */
+export function useEmulatorIdentity(emu: RunningEmulator): void {
+  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
+  process.env.IDENTITY_HEADER = emu.identity.header;
+}
+
+/**
+ * The scanner's environment on the emulated estate, as `auditguard emulator` writes its baseline, in enforce mode,
+ * signed in through the emulator's managed identity.
+ */
+export function enforcingScanEnvironment(emu: RunningEmulator): ScanEnvironment {
+  useEmulatorIdentity(emu);
+  const generated = emulatorBaseline(emu, endpointsOf(emu));
+  generated.mode = "enforce";
+  return createScanEnvironment(loadBaselineText(JSON.stringify(generated), "b.json"), { credential: new ManagedIdentityCredential() });
+}
 
 /**
  * A test file's Azure: the emulator and Azurite, with the App Service managed-identity endpoint pointed at the
@@ -16,8 +38,7 @@ export async function startEstate(options: StartEmulatorOptions): Promise<{ emu:
     await emu.stop();
     throw error;
   }
-  process.env.IDENTITY_ENDPOINT = emu.identity.endpoint;
-  process.env.IDENTITY_HEADER = emu.identity.header;
+  useEmulatorIdentity(emu);
   return { emu, azurite };
 }
 
