@@ -1,11 +1,10 @@
-import { TableClient, TableTransaction, odata } from "@azure/data-tables";
-import type { TableEntityResult } from "@azure/data-tables";
-import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { TableTransaction, odata } from "@azure/data-tables";
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { ActivityEvent, TargetKind } from "../core/domain.js";
 import type { AuditRoute } from "../core/activity/classify.js";
-import type { StoreConnection, StoreStats } from "./results-store.js";
+import { storeOp, tableClients } from "./table-clients.js";
+import type { StoreConnection, StoreStats } from "./table-clients.js";
 import { decodePayload, encodePayload, toTableKey } from "./table-payload.js";
-import { StoreError } from "./errors.js";
 
 /**
  * The activity sweep's durable state, in `<prefix>Activity`:
@@ -60,31 +59,16 @@ export class ActivityStore {
   private constructor(private readonly table: TableClient) {}
 
   static async open(connection: StoreConnection, prefix = "AuditGuard"): Promise<ActivityStore> {
-    if (!/^[A-Za-z][A-Za-z0-9]{0,40}$/.test(prefix)) throw new Error(`invalid table prefix '${prefix}': letters and digits, starting with a letter`);
-    const stats: StoreStats = { requests: 0 };
-    const counter: PipelinePolicy = { name: "auditguardActivityCounter", sendRequest: (request, next) => (stats.requests++, next(request)) };
-    const options = { additionalPolicies: [{ policy: counter, position: "perRetry" as const }] };
-    const name = `${prefix}Activity`;
-    const table =
-      "connectionString" in connection
-        ? TableClient.fromConnectionString(connection.connectionString, name, {
-            ...options,
-            allowInsecureConnection: /^DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connection.connectionString),
-          })
-        : new TableClient(connection.tableEndpoint, name, connection.credential, options);
+    const { make, stats } = tableClients(connection, prefix);
+    const table = make("Activity");
     const store = new ActivityStore(table);
     Object.assign(store, { stats });
     await store.op("create the activity table", () => table.createTable());
     return store;
   }
 
-  private async op<T>(what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof StoreError || error instanceof StaleStatusError) throw error;
-      throw new StoreError(what, error);
-    }
+  private op<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return storeOp(what, work, [StaleStatusError]);
   }
 
   private async getPayload(partitionKey: string, rowKey: string): Promise<{ value: unknown; etag: string } | undefined> {

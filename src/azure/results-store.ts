@@ -1,13 +1,12 @@
 import { createHash } from "node:crypto";
-import { TableClient, TableTransaction, odata } from "@azure/data-tables";
-import type { TableEntity, TableEntityResult } from "@azure/data-tables";
-import type { TokenCredential } from "@azure/core-auth";
-import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { TableTransaction, odata } from "@azure/data-tables";
+import type { TableClient, TableEntity, TableEntityResult } from "@azure/data-tables";
 import type { StatusCounts, TargetKind, TargetStatus } from "../core/domain.js";
 import { emptyCounts } from "../core/domain.js";
 import type { SummaryCell } from "../core/summary-cells.js";
 import { decodePayload, encodePayload, invertedTimeKey, toTableKey } from "./table-payload.js";
-import { StoreError } from "./errors.js";
+import { storeOp, tableClients } from "./table-clients.js";
+import type { StoreConnection, StoreStats } from "./table-clients.js";
 
 /**
  * Scan results in Azure Table storage, laid out so every per-target cost is a constant number of operations:
@@ -99,14 +98,6 @@ export interface Page<T> {
   continuationToken?: string;
 }
 
-export type StoreConnection =
-  | { connectionString: string }
-  | { tableEndpoint: string; credential: TokenCredential };
-
-/** Counts the store's requests (every table operation is one HTTP request, batches included). */
-export interface StoreStats {
-  requests: number;
-}
 
 const COUNTER_SHARDS = 8;
 const BATCH = 100; // Table storage's entity group transaction limit
@@ -163,36 +154,15 @@ export class ResultsStore {
   ) {}
 
   static async open(connection: StoreConnection, prefix = "AuditGuard"): Promise<ResultsStore> {
-    if (!/^[A-Za-z][A-Za-z0-9]{0,40}$/.test(prefix)) throw new Error(`invalid table prefix '${prefix}': letters and digits, starting with a letter`);
-    const stats: StoreStats = { requests: 0 };
-    const counter: PipelinePolicy = {
-      name: "auditguardStoreCounter",
-      sendRequest: (request, next) => {
-        stats.requests++;
-        return next(request);
-      },
-    };
-    const options = { additionalPolicies: [{ policy: counter, position: "perRetry" as const }] };
-    const make = (name: string) =>
-      "connectionString" in connection
-        ? TableClient.fromConnectionString(connection.connectionString, `${prefix}${name}`, {
-            ...options,
-            allowInsecureConnection: /^DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|Endpoint=http:\/\//i.test(connection.connectionString),
-          })
-        : new TableClient(connection.tableEndpoint, `${prefix}${name}`, connection.credential, options);
+    const { make, stats } = tableClients(connection, prefix);
     const store = new ResultsStore(make("Latest"), make("Results"), make("Runs"), make("Leases"));
     Object.assign(store, { stats });
     await store.op("create its tables", () => Promise.all([store.latest, store.results, store.runs, store.leases].map((t) => t.createTable())));
     return store;
   }
 
-  private async op<T>(what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof StoreError || error instanceof InvalidContinuationError) throw error;
-      throw new StoreError(what, error);
-    }
+  private op<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return storeOp(what, work, [InvalidContinuationError]);
   }
 
   // ---- results ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { loadBaselineText } from "../core/policy/load.js";
 import { createScanEnvironment } from "../scan/environment.js";
 import { ResultsStore } from "../azure/results-store.js";
-import type { StoreConnection } from "../azure/results-store.js";
+import type { StoreConnection } from "../azure/table-clients.js";
 import { JsonQueue } from "../azure/queues.js";
 import type { QueueConnection } from "../azure/queues.js";
 import type { FanOutServices } from "../scan/fan-out.js";
